@@ -1,0 +1,298 @@
+"""Spring networks on a periodic square lattice with displaced nodes.
+
+A network is built once by :func:`build_network` and then frozen: every array
+on the returned :class:`Network` is read-only, so the dashboard, the spectrum
+code and a script can share one instance without copying it.
+
+The model follows ``PHYSICS.md``: an L x L square lattice (lattice constant
+a = 1) on a torus, every node moved off its site by exactly ``delta`` along a
+uniformly random angle, springs either between lattice neighbours
+(``"nearest"``) or between every pair closer than a + delta (``"cutoff"``),
+with stiffness t = 1/r (``"inverse"``) or t = 1 (``"constant"``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["CONNECTIONS", "SPRINGS", "Network", "build_network"]
+
+#: Valid values of ``connection``: lattice neighbours, or every pair closer than a + delta.
+CONNECTIONS = ("nearest", "cutoff")
+#: Valid values of ``spring``: stiffness t0 / r, or a constant t0.
+SPRINGS = ("inverse", "constant")
+
+#: Lattice constant a and spring constant t0 (PHYSICS.md: both are 1).
+LATTICE_CONSTANT = 1.0
+SPRING_CONSTANT = 1.0
+#: Slack on the cutoff so that at delta = 0 the lattice bonds (r = 1 exactly) are kept.
+CUTOFF_TOLERANCE = 1e-9
+#: Smallest grid: below 3 the right and left neighbours of a node coincide.
+MIN_SIZE = 3
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A frozen spring network on an L x L periodic square lattice.
+
+    Node ``i = ix * size + iy`` sits near lattice site ``(ix, iy)``. Bond ``b``
+    joins ``bonds[b, 0]`` to ``bonds[b, 1]``; ``bond_vectors[b]`` is the
+    minimum-image vector from the first node to the second, so a bond that
+    crosses the periodic boundary is still short.
+
+    Attributes
+    ----------
+    size : int
+        Linear size L of the lattice; there are ``N = L**2`` nodes.
+    delta : float
+        Distance every node is displaced from its lattice site.
+    connection : {"nearest", "cutoff"}
+        How springs are placed.
+    spring : {"inverse", "constant"}
+        Spring law, t = 1/r or t = 1.
+    seed : int or None
+        Seed of the random displacement angles.
+    positions : ndarray, shape (N, 2)
+        Node positions, wrapped into the periodic cell ``[0, L)^2``.
+    bonds : ndarray of int, shape (E, 2)
+        Every spring once, as a pair of node indices.
+    bond_vectors : ndarray, shape (E, 2)
+        Minimum-image displacement from ``bonds[:, 0]`` to ``bonds[:, 1]``.
+    lengths : ndarray, shape (E,)
+        Spring lengths r.
+    stiffness : ndarray, shape (E,)
+        Spring constants t.
+    coordination : ndarray of int, shape (N,)
+        Number of springs at each node, Z.
+    """
+
+    size: int
+    delta: float
+    connection: str
+    spring: str
+    seed: int | None
+    positions: np.ndarray
+    bonds: np.ndarray
+    bond_vectors: np.ndarray
+    lengths: np.ndarray
+    stiffness: np.ndarray
+    coordination: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes, N = L**2."""
+        return self.size * self.size
+
+    @property
+    def n_bonds(self) -> int:
+        """Number of springs, E."""
+        return len(self.bonds)
+
+    def dynamical_matrix(self) -> sp.csr_array:
+        """Scalar dynamical matrix H (N x N, sparse, symmetric).
+
+        ``H[i, j] = -t_ij`` for every spring and ``H[i, i] = sum_j t_ij``, so every
+        row sums to zero and the uniform vector is a zero mode (unit masses).
+
+        Returns
+        -------
+        scipy.sparse.csr_array
+            The matrix, float64.
+
+        Examples
+        --------
+        >>> net = build_network(4, 0.0, connection="nearest", spring="constant", seed=0)
+        >>> H = net.dynamical_matrix()
+        >>> H.shape, float(abs(H.sum(axis=1)).max())
+        ((16, 16), 0.0)
+        """
+        return _dynamical_matrix(self.bonds, self.stiffness, self.n_nodes)
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(size={self.size}, delta={self.delta}, connection={self.connection!r}, "
+            f"spring={self.spring!r}, seed={self.seed}, n_bonds={self.n_bonds}, "
+            f"mean_coordination={self.coordination.mean():.3f})"
+        )
+
+
+def build_network(size, delta, *, connection, spring, seed=None) -> Network:
+    """Build a spring network with every node displaced by ``delta``.
+
+    Parameters
+    ----------
+    size : int
+        Linear size L of the periodic square lattice (N = L**2 nodes), at least 3.
+        With ``connection="cutoff"`` it must exceed 2 (1 + delta) so that the
+        minimum image of every spring is unique.
+    delta : float
+        Displacement of every node from its lattice site, ``0 <= delta < 1``.
+    connection : {"nearest", "cutoff"}
+        ``"nearest"``: the 2N springs of the square lattice, Z = 4 everywhere.
+        ``"cutoff"``: a spring between every pair with distance r <= a + delta.
+    spring : {"inverse", "constant"}
+        Spring law: t = t0 / r or t = t0, with t0 = 1.
+    seed : int, optional
+        Seed of the random displacement angles; the same seed gives the same network.
+
+    Returns
+    -------
+    Network
+        The frozen network.
+
+    Raises
+    ------
+    ValueError
+        If an argument is outside the values listed above.
+
+    Notes
+    -----
+    Node i moves to ``site_i + delta (cos theta_i, sin theta_i)`` with theta_i
+    uniform in [0, 2 pi), drawn by ``numpy.random.default_rng(seed)``. Distances
+    use the minimum image on the torus. The cutoff test is
+    ``r <= a + delta + 1e-9`` so that delta = 0 gives the crystal in both modes.
+    Building is vectorised over the lattice offsets that can hold a spring:
+    a node moves at most delta, so sites further apart than 1 + 3 delta never do.
+
+    Examples
+    --------
+    >>> net = build_network(60, 0.3, connection="cutoff", spring="inverse", seed=0)
+    >>> net.n_nodes, round(float(net.coordination.mean()), 2)
+    (3600, 4.34)
+    """
+    size = _check_size(size)
+    delta = _check_delta(delta)
+    connection = _check_choice("connection", connection, CONNECTIONS)
+    spring = _check_choice("spring", spring, SPRINGS)
+    if connection == "cutoff" and not size > 2 * (LATTICE_CONSTANT + delta):
+        raise ValueError(
+            f"size must be larger than 2 (1 + delta) = {2 * (1 + delta):g} for "
+            f"connection='cutoff' (the minimum image must be unique); got size={size}"
+        )
+    if seed is not None:
+        seed = _check_seed(seed)
+
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0.0, 2.0 * np.pi, size * size)
+    displacement = delta * np.column_stack([np.cos(theta), np.sin(theta)])
+    if connection == "nearest":
+        offsets = np.array([[1, 0], [0, 1]])
+        cutoff = None
+    else:
+        cutoff = LATTICE_CONSTANT + delta + CUTOFF_TOLERANCE
+        offsets = _candidate_offsets(reach=cutoff + 2 * delta)
+    bonds, vectors = _find_bonds(size, displacement, offsets, cutoff)
+    lengths = np.hypot(vectors[:, 0], vectors[:, 1])
+    if spring == "inverse":
+        stiffness = SPRING_CONSTANT / lengths
+    else:
+        stiffness = np.full(len(lengths), SPRING_CONSTANT)
+    coordination = np.bincount(bonds.ravel(), minlength=size * size)
+
+    ix, iy = np.divmod(np.arange(size * size), size)
+    positions = np.mod(np.column_stack([ix, iy]) + displacement, size)
+    arrays = dict(
+        positions=positions,
+        bonds=bonds,
+        bond_vectors=vectors,
+        lengths=lengths,
+        stiffness=stiffness,
+        coordination=coordination,
+    )
+    for array in arrays.values():
+        array.flags.writeable = False
+    return Network(
+        size=size, delta=delta, connection=connection, spring=spring, seed=seed, **arrays
+    )
+
+
+def _check_size(size) -> int:
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+        if isinstance(size, numbers.Real) and float(size).is_integer():
+            size = int(size)
+        else:
+            raise ValueError(f"size must be a whole number of at least {MIN_SIZE}; got {size!r}")
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE}; got {size}")
+    return int(size)
+
+
+def _check_delta(delta) -> float:
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
+        raise ValueError(f"delta must be a number with 0 <= delta < 1; got {delta!r}")
+    delta = float(delta)
+    if not (0.0 <= delta < 1.0):  # also rejects NaN
+        raise ValueError(f"delta must satisfy 0 <= delta < 1; got {delta}")
+    return delta
+
+
+def _check_choice(name, value, allowed) -> str:
+    if value not in allowed:
+        valid = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+    return value
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
+    return int(seed)
+
+
+def _candidate_offsets(reach: float) -> np.ndarray:
+    """Lattice offsets (dx, dy) in one half-plane with |(dx, dy)| <= reach.
+
+    Taking one of each pair +-(dx, dy) lists every spring once.
+    """
+    n = math.ceil(reach)
+    dx, dy = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij")
+    dx, dy = dx.ravel(), dy.ravel()
+    upper_half = (dx > 0) | ((dx == 0) & (dy > 0))
+    keep = upper_half & (np.hypot(dx, dy) <= reach)
+    return np.column_stack([dx[keep], dy[keep]])
+
+
+def _find_bonds(size, displacement, offsets, cutoff):
+    """Springs from every node to the node at each lattice offset.
+
+    With ``cutoff=None`` every candidate is a spring (the lattice bonds);
+    otherwise only pairs with minimum-image distance <= cutoff are kept.
+    Returns the bonds (E x 2) and their minimum-image vectors (E x 2).
+    """
+    n_nodes = size * size
+    ix, iy = np.divmod(np.arange(n_nodes), size)
+    bond_parts, vector_parts = [], []
+    for dx, dy in offsets:
+        j = ((ix + dx) % size) * size + (iy + dy) % size
+        vectors = np.array([dx, dy], dtype=float) + displacement[j] - displacement
+        # Minimum image: only matters when the offset reaches half-way round the torus.
+        vectors -= size * np.round(vectors / size)
+        i = np.arange(n_nodes)
+        if cutoff is not None:
+            keep = np.einsum("ij,ij->i", vectors, vectors) <= cutoff * cutoff
+            i, j, vectors = i[keep], j[keep], vectors[keep]
+        bond_parts.append(np.column_stack([i, j]))
+        vector_parts.append(vectors)
+    bonds = np.concatenate(bond_parts)
+    vectors = np.concatenate(vector_parts)
+    if 2 * np.abs(offsets).max() >= size:
+        # On a small torus two offsets can reach the same pair of nodes: keep one.
+        lo, hi = np.minimum(bonds[:, 0], bonds[:, 1]), np.maximum(bonds[:, 0], bonds[:, 1])
+        _, first = np.unique(lo * n_nodes + hi, return_index=True)
+        first = np.sort(first)
+        bonds, vectors = bonds[first], vectors[first]
+    return bonds, vectors
+
+
+def _dynamical_matrix(bonds, stiffness, n_nodes) -> sp.csr_array:
+    i, j = bonds[:, 0], bonds[:, 1]
+    rows = np.concatenate([i, j, np.arange(n_nodes)])
+    cols = np.concatenate([j, i, np.arange(n_nodes)])
+    diagonal = np.bincount(i, stiffness, n_nodes) + np.bincount(j, stiffness, n_nodes)
+    values = np.concatenate([-stiffness, -stiffness, diagonal])
+    return sp.csr_array(sp.coo_array((values, (rows, cols)), shape=(n_nodes, n_nodes)))
