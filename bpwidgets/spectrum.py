@@ -1,0 +1,893 @@
+"""Vibrational spectra of spring networks: exact, fast (KPM), and Debye levels.
+
+The quantity of interest is the Debye-reduced density of states g(omega)/omega,
+normalised per node (the integral of g over omega is 1). In two dimensions
+Debye's law is g ~ omega, so g/omega tends to a constant, the Debye level, at
+low frequency; an excess over it is the Boson peak.
+
+Two ways to get it:
+
+* ``method="exact"``: dense diagonalisation, O(N^3). The oracle for tests.
+* ``method="kpm"``: the kernel polynomial method (Weisse et al., Rev. Mod.
+  Phys. 78, 275 (2006)), O(K R nnz) for K Chebyshev moments and R random
+  vectors. Seeds are stacked into one block-diagonal matrix so that a single
+  sparse product advances every seed at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.fft
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
+import scipy.sparse.linalg as spla
+import scipy.special
+
+from .network import Network, build_network
+
+__all__ = [
+    "CRYSTAL_DEBYE_LEVEL",
+    "EXACT_MAX_NODES",
+    "ReducedDOS",
+    "crystal_reduced_dos",
+    "debye_level",
+    "exact_frequencies",
+    "mode_weights",
+    "reduced_dos",
+    "reduced_dos_of",
+    "stiffness_tensor",
+]
+
+#: Debye level of the crystal with t = 1: g/omega -> 1 / (2 pi t) as omega -> 0.
+CRYSTAL_DEBYE_LEVEL = 1.0 / (2.0 * np.pi)
+#: Largest network diagonalised densely: 10^4 nodes is an 800 MB matrix and minutes of work.
+EXACT_MAX_NODES = 10_000
+#: Default number of Chebyshev moments: resolution about pi omega_max / (2K) ~ 0.02 at low omega.
+DEFAULT_MOMENTS = 128
+#: Default random vectors: enough that nodes x vectors over all seeds reaches this many samples.
+#: The stochastic trace error of a smoothed density falls as 1 / sqrt(N R).
+DEFAULT_SAMPLES = 300_000
+#: Lanczos steps for the upper spectral bound, and the safety factor applied to it.
+LANCZOS_STEPS = 40
+SCALE_SAFETY = 1.02
+#: Seed of the Lanczos start vector: results are reproducible run to run.
+LANCZOS_SEED = 0
+#: Jacobi weight (1 - x)^alpha (1 + x)^beta of the edge-exact reconstruction (PHYSICS.md):
+#: beta = 0 keeps a density that is constant at lambda = 0 (the 2D Debye edge) unbiased.
+JACOBI_ALPHA, JACOBI_BETA = 0.5, 0.0
+#: Default frequency grid: points from 0 to the top of the spectrum.
+DEFAULT_GRID_POINTS = 401
+#: Networks up to this many nodes get exact mode weights (dense eigenvectors in a window).
+MODE_WEIGHTS_EXACT_MAX = 2_500
+
+
+#: Rows per thread below which a sparse product is not worth splitting.
+_MIN_ROWS_PER_THREAD = 4_096
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bpwidgets")
+
+
+class _ThreadedMatrix:
+    """A CSR matrix whose products run on all cores, one block of rows per thread.
+
+    scipy's sparse products are single-threaded but release the GIL, so row
+    blocks multiply in parallel; the results are identical to ``matrix @ x``.
+    """
+
+    def __init__(self, matrix):
+        matrix = sp.csr_array(matrix)
+        n_rows = matrix.shape[0]
+        n_threads = max(1, min(os.cpu_count() or 1, n_rows // _MIN_ROWS_PER_THREAD))
+        edges = np.linspace(0, n_rows, n_threads + 1).astype(int)
+        self.shape = matrix.shape
+        self._blocks = [(a, b, matrix[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+
+    def __matmul__(self, x):
+        if len(self._blocks) == 1:
+            return self._blocks[0][2] @ x
+        out = np.empty((self.shape[0],) + x.shape[1:])
+
+        def multiply(block):
+            start, stop, rows = block
+            out[start:stop] = rows @ x
+
+        for future in [_pool().submit(multiply, block) for block in self._blocks]:
+            future.result()
+        return out
+
+
+# --------------------------------------------------------------------------- exact
+
+
+def exact_frequencies(network: Network) -> np.ndarray:
+    """All N vibrational frequencies of a network, ascending, by dense diagonalisation.
+
+    Parameters
+    ----------
+    network : Network
+        At most ``EXACT_MAX_NODES`` nodes.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        omega_k = sqrt(lambda_k) over the eigenvalues of the dynamical matrix.
+        The zero modes, one per connected cluster, are exactly 0.
+
+    Raises
+    ------
+    ValueError
+        If the network is larger than ``EXACT_MAX_NODES``: use
+        ``reduced_dos(..., method="kpm")`` there.
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> net = build_network(3, 0.0, connection="nearest", spring="constant", seed=0)
+    >>> exact_frequencies(net).round(3)
+    array([0.   , 1.732, 1.732, 1.732, 1.732, 2.449, 2.449, 2.449, 2.449])
+    """
+    if network.n_nodes > EXACT_MAX_NODES:
+        raise ValueError(
+            f"network has {network.n_nodes} nodes: exact diagonalisation is limited to "
+            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use the fast method, "
+            "reduced_dos(..., method='kpm')"
+        )
+    matrix = network.dynamical_matrix()
+    eigenvalues = scipy.linalg.eigvalsh(matrix.toarray())
+    # Round-off leaves the zero modes at +-1e-15: set them, one per cluster, to zero.
+    n_zero, _ = csgraph.connected_components(matrix, directed=False)
+    eigenvalues[:n_zero] = 0.0
+    return np.sqrt(np.clip(eigenvalues, 0.0, None))
+
+
+def crystal_reduced_dos(omega, t: float = 1.0) -> np.ndarray:
+    """Closed form g(omega)/omega of the infinite square-lattice crystal.
+
+    With omega^2 = 2 t (2 - cos kx - cos ky), per node
+    ``g/omega = K(m) / (pi^2 t)``, ``m = 1 - (1 - omega^2 / 4t)^2``, K the complete
+    elliptic integral of the first kind. Zero outside the band
+    ``0 <= omega <= 2 sqrt(2 t)``; infinite (Van Hove) at omega = 2 sqrt(t).
+
+    Parameters
+    ----------
+    omega : array_like
+        Frequencies.
+    t : float, optional
+        Spring constant of every bond.
+
+    Returns
+    -------
+    ndarray
+        g(omega)/omega, same shape as ``omega``.
+
+    Examples
+    --------
+    >>> round(float(crystal_reduced_dos(1e-6) * 2 * np.pi), 9)  # the Debye level 1/(2 pi t)
+    1.0
+    """
+    omega = np.asarray(omega, dtype=float)
+    m = 1.0 - (1.0 - omega**2 / (4.0 * t)) ** 2
+    inside = (omega >= 0) & (omega <= 2.0 * np.sqrt(2.0 * t))
+    with np.errstate(invalid="ignore"):
+        level = scipy.special.ellipk(np.where(inside, m, 0.0)) / (np.pi**2 * t)
+    return np.where(inside, level, 0.0)
+
+
+# --------------------------------------------------------------------------- Debye level
+
+
+def stiffness_tensor(network: Network) -> np.ndarray:
+    """Macroscopic stiffness of a network: its 2 x 2 effective conductance tensor.
+
+    Every spring is read as a conductor of conductance t_ij. A unit potential
+    gradient E across the periodic cell drives currents; the dissipated power
+    per unit area is ``E^T sigma E``.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    ndarray, shape (2, 2)
+        sigma, symmetric; the identity for the crystal with t = 1.
+
+    Notes
+    -----
+    With node potentials ``V_i = E . r_i + u_i`` and u periodic, Kirchhoff's law
+    at every node reads ``H u = b`` with ``b_i = sum_j t_ij E . d_ij`` (d_ij the
+    minimum-image bond vector from i to j): one sparse solve per direction.
+    Then ``sigma_ab = (1 / L^2) sum_bonds t (d_a + du^a)(d_b + du^b)``.
+    Only the largest connected cluster is solved: a finite cluster that does
+    not wrap around the torus carries no current.
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> net = build_network(8, 0.0, connection="nearest", spring="constant", seed=0)
+    >>> stiffness_tensor(net).round(12)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    return _stiffness_tensors([network])[0]
+
+
+def debye_level(network: Network) -> float:
+    """Debye level of a network: the low-frequency limit of g(omega)/omega.
+
+    ``1 / (2 pi sigma_eff)`` with ``sigma_eff = sqrt(det sigma)`` the macroscopic
+    stiffness from :func:`stiffness_tensor`: in 2D with one node (unit mass) per
+    unit area, the number of modes below omega per node is
+    ``omega^2 / (4 pi sqrt(det sigma))``.
+
+    Parameters
+    ----------
+    network : Network
+
+    Returns
+    -------
+    float
+        The Debye level; ``1 / (2 pi)`` for the crystal with t = 1.
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> net = build_network(8, 0.0, connection="nearest", spring="constant", seed=0)
+    >>> round(debye_level(net) * 2 * np.pi, 12)
+    1.0
+    """
+    return float(_debye_levels([network])[0])
+
+
+def _debye_levels(networks) -> np.ndarray:
+    tensors = _stiffness_tensors(networks)
+    return 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(tensors)))
+
+
+#: Relative residual at which the conductance solve stops. sigma is quadratic in the error,
+#: so it is then good to about 1e-10 (checked against a sparse LU solve in the tests).
+CONDUCTANCE_TOLERANCE = 1e-5
+#: Iteration cap of that solve: far above what the lattice preconditioner needs (tens).
+CONDUCTANCE_MAX_ITERATIONS = 5_000
+
+
+def _stiffness_tensors(networks) -> np.ndarray:
+    """Stiffness tensors of several networks of one size, solved together.
+
+    Conjugate gradients on the stacked (block-diagonal) system, preconditioned
+    by the crystal's Laplacian, which the FFT inverts exactly on the L x L
+    torus. The networks are perturbations of that lattice, so the iteration
+    count stays small and flat in L, where a sparse LU factorisation grows
+    like N^1.5.
+    """
+    size = networks[0].size
+    if any(n.size != size for n in networks):
+        raise ValueError("networks solved together must have the same size")
+    matrix = _ThreadedMatrix(sp.block_diag([n.dynamical_matrix() for n in networks]))
+    rhs = np.concatenate([_gradient_source(n) for n in networks])
+    potentials = _lattice_pcg(matrix, rhs, size, len(networks))
+    tensors = np.empty((len(networks), 2, 2))
+    for k, network in enumerate(networks):
+        u = potentials[k * network.n_nodes : (k + 1) * network.n_nodes]
+        bonds, t = network.bonds, network.stiffness
+        drop = network.bond_vectors + u[bonds[:, 1]] - u[bonds[:, 0]]
+        tensors[k] = (drop * t[:, None]).T @ drop / network.n_nodes
+    return tensors
+
+
+def _gradient_source(network) -> np.ndarray:
+    """b_i = sum_j t_ij d_ij for a unit gradient along x (column 0) and y (column 1)."""
+    bonds, t, d = network.bonds, network.stiffness, network.bond_vectors
+    source = np.zeros((network.n_nodes, 2))
+    for axis in range(2):
+        source[:, axis] = np.bincount(bonds[:, 0], t * d[:, axis], network.n_nodes)
+        source[:, axis] -= np.bincount(bonds[:, 1], t * d[:, axis], network.n_nodes)
+    return source
+
+
+def _lattice_pcg(matrix, rhs, size, n_blocks) -> np.ndarray:
+    """Solve matrix @ u = rhs (consistent, singular on cluster indicators) by PCG.
+
+    The preconditioner is the pseudo-inverse of the unit square-lattice
+    Laplacian, 2 (2 - cos kx - cos ky) in Fourier space, applied to every
+    block. Kernel components that creep into u are constant on clusters and
+    do not change any bond's potential drop. Columns are solved side by side,
+    each with its own step lengths; vectors are stored one column per row so
+    that the FFTs run over contiguous memory.
+    """
+    kx = 2.0 * np.pi * np.fft.fftfreq(size)
+    ky = 2.0 * np.pi * np.fft.rfftfreq(size)
+    symbol = 2.0 * (2.0 - np.cos(kx)[:, None] - np.cos(ky)[None, :])
+    symbol[0, 0] = np.inf  # the uniform mode: left out (pseudo-inverse)
+    columns = rhs.shape[1]
+
+    def precondition(r):
+        blocks = r.reshape(columns, n_blocks, size, size)
+        spectrum = scipy.fft.rfft2(blocks, workers=-1) / symbol
+        return scipy.fft.irfft2(spectrum, s=(size, size), workers=-1).reshape(r.shape)
+
+    def apply(v):
+        return np.stack([matrix @ row for row in v])
+
+    def dot(a, b):
+        return np.einsum("ij,ij->i", a, b)
+
+    residual = np.ascontiguousarray(rhs.T)
+    u = np.zeros_like(residual)
+    target = CONDUCTANCE_TOLERANCE * np.linalg.norm(residual, axis=1)
+    z = precondition(residual)
+    direction = z.copy()
+    rz = dot(residual, z)
+    for _ in range(CONDUCTANCE_MAX_ITERATIONS):
+        if np.all(np.linalg.norm(residual, axis=1) <= target):
+            return u.T
+        image = apply(direction)
+        step = (rz / dot(direction, image))[:, None]
+        u += step * direction
+        residual -= step * image
+        z = precondition(residual)
+        rz_next = dot(residual, z)
+        direction = z + (rz_next / rz)[:, None] * direction
+        rz = rz_next
+    raise RuntimeError("the conductance solve did not converge")
+
+
+# --------------------------------------------------------------------------- KPM
+
+
+@dataclass(frozen=True, eq=False)
+class ReducedDOS:
+    """Debye-reduced density of states g(omega)/omega of one or more seeds.
+
+    Attributes
+    ----------
+    omega : ndarray, shape (G,)
+        Frequency grid.
+    per_seed : ndarray, shape (S, G)
+        g(omega)/omega of every seed (per node; zero modes excluded).
+    mean : ndarray, shape (G,)
+        Mean over seeds.
+    debye_level : float
+        Mean over seeds of the networks' own Debye levels, ``1 / (2 pi sigma_eff)``.
+    debye_levels : ndarray, shape (S,)
+        Each seed's Debye level.
+    seeds : tuple of int
+        The seeds, in row order.
+    method : {"kpm", "exact"}
+        How the moments were obtained.
+    moments : ndarray, shape (S, K)
+        Chebyshev moments ``mu_n = (1/N) sum_k T_n(x_k)`` over the non-zero
+        modes, ``x = 2 lambda / scale - 1``. Re-smooth with :meth:`smoothed`.
+    scale : float
+        Upper bound of the eigenvalues used to rescale H onto [-1, 1].
+    zero_modes : ndarray, shape (S,)
+        Fraction of zero modes (connected clusters / N); they sit at omega = 0.
+    mean_coordination : ndarray, shape (S,)
+        Mean number of springs per node of every seed.
+    """
+
+    omega: np.ndarray
+    per_seed: np.ndarray
+    mean: np.ndarray
+    debye_level: float
+    debye_levels: np.ndarray
+    seeds: tuple
+    method: str
+    moments: np.ndarray
+    scale: float
+    zero_modes: np.ndarray
+    mean_coordination: np.ndarray
+
+    def smoothed(self, *, moments=None, omega=None) -> "ReducedDOS":
+        """The same spectra from the stored moments, with fewer moments or another grid.
+
+        Costs milliseconds: no matrix is touched.
+
+        Parameters
+        ----------
+        moments : int, optional
+            Number of moments to keep (at most the stored number): fewer gives a
+            smoother curve with resolution about ``pi omega_max / (2 moments)``.
+        omega : array_like, optional
+            New frequency grid.
+
+        Returns
+        -------
+        ReducedDOS
+
+        Examples
+        --------
+        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=2)
+        >>> result.smoothed(moments=64).per_seed.shape
+        (2, 401)
+        """
+        kept = self.moments.shape[1] if moments is None else _check_moments(moments)
+        if kept > self.moments.shape[1]:
+            raise ValueError(
+                f"moments must be at most the {self.moments.shape[1]} stored; got {kept}"
+            )
+        grid = self.omega if omega is None else _check_omega(omega)
+        per_seed = _reconstruct(self.moments[:, :kept], self.scale, grid)
+        return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0))
+
+    def cumulative(self, omega) -> np.ndarray:
+        """Integrated DOS: the fraction of modes with frequency at most omega, per seed.
+
+        Parameters
+        ----------
+        omega : array_like
+            Frequencies.
+
+        Returns
+        -------
+        ndarray, shape (S, len(omega))
+            Includes the zero modes at omega = 0.
+
+        Examples
+        --------
+        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=1)
+        >>> float(result.cumulative([100.0])[0, 0].round(6))
+        1.0
+        """
+        omega = np.atleast_1d(np.asarray(omega, dtype=float))
+        return _cumulative(self.moments, self.scale, omega) + self.zero_modes[:, None]
+
+
+def reduced_dos(
+    size,
+    delta,
+    *,
+    connection,
+    spring,
+    seeds=10,
+    omega=None,
+    method="kpm",
+    moments=DEFAULT_MOMENTS,
+    vectors=None,
+) -> ReducedDOS:
+    """Debye-reduced DOS g(omega)/omega of networks over several random seeds.
+
+    Parameters
+    ----------
+    size, delta, connection, spring
+        As for :func:`bpwidgets.build_network`.
+    seeds : int or sequence of int, optional
+        A count n (seeds 0 .. n-1) or explicit seeds; seed s is the network
+        ``build_network(..., seed=s)``.
+    omega : array_like, optional
+        Frequency grid; default ``DEFAULT_GRID_POINTS`` points from 0 to the top
+        of the spectrum.
+    method : {"kpm", "exact"}, optional
+        ``"kpm"``: the kernel polynomial method, linear in N. ``"exact"``: dense
+        diagonalisation (at most ``EXACT_MAX_NODES`` nodes), smoothed with the same
+        kernel on the same grid, so that the two differ only by the stochastic
+        trace.
+    moments : int, optional
+        Number K of Chebyshev moments (even, at least 8).
+    vectors : int, optional
+        Random vectors R per seed (KPM only); default: enough that
+        ``N * R * seeds >= DEFAULT_SAMPLES``.
+
+    Returns
+    -------
+    ReducedDOS
+
+    Raises
+    ------
+    ValueError
+        For bad network parameters, seeds <= 0, an unknown method, or an exact
+        computation past ``EXACT_MAX_NODES``.
+
+    Notes
+    -----
+    KPM as in Weisse et al., Rev. Mod. Phys. 78, 275 (2006), with these choices
+    (PHYSICS.md): lambda_min is pinned at 0 (x = -1 exactly) and lambda_max comes
+    from a short Lanczos run; random Rademacher vectors have their mean over
+    every connected cluster removed, which projects out all zero modes exactly;
+    moments come two per sparse product (Eq. (34)); the Jackson kernel damps
+    them (Eq. (71)); the density is rebuilt in Jacobi polynomials with weight
+    ``(1 - x)^(1/2)``, regular at x = -1, so the constant density at the 2D
+    Debye edge is not biased. Finally ``g(omega)/omega = 2 rho_lambda(omega^2)``
+    needs no division by omega.
+
+    Examples
+    --------
+    >>> result = reduced_dos(60, 0.3, connection="cutoff", spring="inverse", seeds=10)
+    >>> result.per_seed.shape, round(result.debye_level, 3)
+    ((10, 401), 0.217)
+    """
+    seeds = _check_seeds(seeds)
+    networks = [
+        build_network(size, delta, connection=connection, spring=spring, seed=s)
+        for s in seeds
+    ]
+    return reduced_dos_of(networks, omega=omega, method=method, moments=moments, vectors=vectors)
+
+
+def reduced_dos_of(
+    networks, *, omega=None, method="kpm", moments=DEFAULT_MOMENTS, vectors=None
+) -> ReducedDOS:
+    """Debye-reduced DOS of networks already built (see :func:`reduced_dos`).
+
+    Use it when the networks are needed anyway, as the dashboard does.
+
+    Parameters
+    ----------
+    networks : sequence of Network
+        One or more networks; their seeds label the rows.
+    omega, method, moments, vectors
+        As for :func:`reduced_dos`.
+
+    Returns
+    -------
+    ReducedDOS
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> nets = [build_network(30, 0.1, connection="nearest", spring="inverse", seed=s)
+    ...         for s in range(3)]
+    >>> reduced_dos_of(nets).seeds
+    (0, 1, 2)
+    """
+    networks = list(networks)
+    if not networks or not all(isinstance(n, Network) for n in networks):
+        raise ValueError("networks must be a non-empty sequence of Network")
+    if method not in ("kpm", "exact"):
+        raise ValueError(f"method must be one of 'kpm', 'exact'; got {method!r}")
+    n_moments = _check_moments(moments)
+    if vectors is not None and (
+        isinstance(vectors, bool) or not isinstance(vectors, numbers.Integral) or vectors < 1
+    ):
+        raise ValueError(f"vectors must be a positive integer; got {vectors!r}")
+    grid = None if omega is None else _check_omega(omega)
+
+    # Both methods rescale by the same bound, so they share one kernel and differ
+    # only by the stochastic trace.
+    matrix = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
+    scale = _upper_bound(matrix)
+    if method == "exact":
+        frequencies = [exact_frequencies(n) for n in networks]
+        if max(f[-1] for f in frequencies) ** 2 > scale:
+            scale = _gershgorin_bound(matrix)
+        moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
+    else:
+        n_vectors = vectors or max(1, -(-DEFAULT_SAMPLES // matrix.shape[0]))
+        moment_rows, zero_modes = _kpm_moments(networks, matrix, scale, n_moments, n_vectors)
+        if np.abs(moment_rows).max() > 1.5:
+            # An eigenvalue escaped the Lanczos bound (|T_n| grows past x = 1): redo safely.
+            scale = _gershgorin_bound(matrix)
+            moment_rows, zero_modes = _kpm_moments(
+                networks, matrix, scale, n_moments, n_vectors
+            )
+
+    if grid is None:
+        grid = np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS)
+    per_seed = _reconstruct(moment_rows, scale, grid)
+    levels = _debye_levels(networks)
+    return ReducedDOS(
+        omega=grid,
+        per_seed=per_seed,
+        mean=per_seed.mean(axis=0),
+        debye_level=float(levels.mean()),
+        debye_levels=levels,
+        seeds=tuple(n.seed for n in networks),
+        method=method,
+        moments=moment_rows,
+        scale=float(scale),
+        zero_modes=zero_modes,
+        mean_coordination=np.array([n.coordination.mean() for n in networks]),
+    )
+
+
+def _check_seeds(seeds) -> tuple:
+    if isinstance(seeds, bool):
+        raise ValueError(f"seeds must be a positive count or a list of seeds; got {seeds!r}")
+    if isinstance(seeds, numbers.Integral):
+        if seeds <= 0:
+            raise ValueError(f"seeds must be a positive count or a list of seeds; got {seeds}")
+        return tuple(range(int(seeds)))
+    try:
+        seeds = tuple(seeds)
+    except TypeError:
+        raise ValueError(
+            f"seeds must be a positive count or a list of seeds; got {seeds!r}"
+        ) from None
+    if not seeds or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        raise ValueError(
+            f"seeds must be a positive count or a non-empty list of non-negative ints; got {seeds!r}"
+        )
+    return tuple(int(s) for s in seeds)
+
+
+def _check_moments(moments) -> int:
+    if isinstance(moments, bool) or not isinstance(moments, numbers.Integral) or moments < 8:
+        raise ValueError(f"moments must be an integer of at least 8; got {moments!r}")
+    return int(moments) + int(moments) % 2
+
+
+def _check_omega(omega) -> np.ndarray:
+    grid = np.asarray(omega, dtype=float)
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid.min() < 0:
+        raise ValueError("omega must be a non-empty 1D array of finite frequencies >= 0")
+    return grid
+
+
+def _upper_bound(matrix) -> float:
+    """Upper bound of the spectrum: largest Ritz value of a short Lanczos run, plus margin.
+
+    The Gershgorin bound 2 max(H_ii) is safe but loose, which would waste
+    resolution; Lanczos converges fast at the top of the spectrum.
+    """
+    n = matrix.shape[0]
+    steps = min(LANCZOS_STEPS, n)
+    v = np.random.default_rng(LANCZOS_SEED).standard_normal(n)
+    v /= np.linalg.norm(v)
+    v_previous = np.zeros(n)
+    alpha, beta = np.zeros(steps), np.zeros(steps)
+    for k in range(steps):
+        w = matrix @ v
+        alpha[k] = v @ w
+        w -= alpha[k] * v + (beta[k - 1] if k else 0.0) * v_previous
+        beta[k] = np.linalg.norm(w)
+        if beta[k] < 1e-12:
+            steps = k + 1
+            break
+        v_previous, v = v, w / beta[k]
+    ritz, vectors = scipy.linalg.eigh_tridiagonal(alpha[:steps], beta[: steps - 1])
+    residual = abs(beta[steps - 1] * vectors[-1, -1])
+    return float(min(SCALE_SAFETY * (ritz[-1] + residual), _gershgorin_bound(matrix)))
+
+
+def _gershgorin_bound(matrix) -> float:
+    """2 max(H_ii): every row's off-diagonal entries sum to -H_ii, so no eigenvalue exceeds it."""
+    return float(2.0 * matrix.diagonal().max())
+
+
+def _random_vectors(networks, n_vectors):
+    """Rademacher vectors for stacked networks, and each network's number of zero modes.
+
+    Each network draws its own vectors from its own seed, so a seed's row does
+    not depend on which other seeds are computed with it. Every connected
+    cluster's mean is removed: the vectors have no weight on any zero mode.
+    """
+    parts, n_zero = [], []
+    for network in networks:
+        count, labels = csgraph.connected_components(network.dynamical_matrix(), directed=False)
+        rng = np.random.default_rng([network.size, 0 if network.seed is None else network.seed])
+        vectors = rng.choice([-1.0, 1.0], size=(network.n_nodes, n_vectors))
+        cluster_size = np.bincount(labels)
+        for r in range(n_vectors):
+            vectors[:, r] -= (np.bincount(labels, vectors[:, r]) / cluster_size)[labels]
+        parts.append(vectors)
+        n_zero.append(count)
+    return np.concatenate(parts), np.array(n_zero)
+
+
+def _kpm_moments(networks, matrix, scale, n_moments, n_vectors):
+    """Stochastic Chebyshev moments of every stacked network (Weisse et al., Eq. (34))."""
+    sizes = np.array([n.n_nodes for n in networks])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    start, n_zero = _random_vectors(networks, n_vectors)
+
+    # Rescaled H~ = 2 H / scale - 1 maps [0, scale] onto [-1, 1] with lambda = 0 at x = -1.
+    rescaled = _ThreadedMatrix((2.0 / scale) * matrix - sp.identity(matrix.shape[0]))
+
+    def per_seed_dot(a, b):
+        return np.add.reduceat(np.einsum("ij,ij->i", a, b), starts) / (sizes * n_vectors)
+
+    half = n_moments // 2
+    moments = np.empty((len(networks), n_moments))
+    alpha_previous = start
+    alpha = rescaled @ start
+    mu0 = per_seed_dot(start, start)
+    mu1 = per_seed_dot(alpha, start)
+    moments[:, 0], moments[:, 1] = mu0, mu1
+    for n in range(1, half):
+        # mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1.
+        moments[:, 2 * n] = 2.0 * per_seed_dot(alpha, alpha) - mu0
+        alpha_next = 2.0 * (rescaled @ alpha) - alpha_previous
+        moments[:, 2 * n + 1] = 2.0 * per_seed_dot(alpha_next, alpha) - mu1
+        alpha_previous, alpha = alpha, alpha_next
+    # The vectors carry the weight of the non-zero modes; normalise to the whole node count.
+    nonzero = (sizes - n_zero) / sizes
+    moments *= (nonzero / moments[:, 0])[:, None]
+    return moments, n_zero / sizes
+
+
+def _exact_moments(networks, frequencies, scale, n_moments):
+    """Chebyshev moments of the exact non-zero modes: the KPM's expectation value."""
+    rows, zero_fraction = [], []
+    for network, omega in zip(networks, frequencies):
+        nonzero = omega[omega > 0]
+        n_zero = network.n_nodes - nonzero.size
+        x = 2.0 * nonzero**2 / scale - 1.0
+        rows.append(_chebyshev_values(x, n_moments).sum(axis=1) / network.n_nodes)
+        zero_fraction.append(n_zero / network.n_nodes)
+    return np.array(rows), np.array(zero_fraction)
+
+
+def _chebyshev_values(x, n_moments):
+    """T_n(x) for n < n_moments, shape (n_moments, len(x)), by the recurrence."""
+    values = np.empty((n_moments, len(x)))
+    values[0] = 1.0
+    values[1] = x
+    for n in range(2, n_moments):
+        values[n] = 2.0 * x * values[n - 1] - values[n - 2]
+    return values
+
+
+def _jackson(n_moments) -> np.ndarray:
+    """Jackson damping factors g_n (Weisse et al., Eq. (71))."""
+    n = np.arange(n_moments)
+    q = np.pi / (n_moments + 1)
+    return ((n_moments - n + 1) * np.cos(q * n) + np.sin(q * n) / np.tan(q)) / (n_moments + 1)
+
+
+def _jacobi_orthonormal(x, degree):
+    """Orthonormal Jacobi polynomials p_m(x), m < degree, for weight (1-x)^a (1+x)^b.
+
+    Three-term recurrence ``x p_m = a_m+1 p_m+1 + b_m p_m + a_m p_m-1``; shape (degree, len(x)).
+    """
+    a, b = JACOBI_ALPHA, JACOBI_BETA
+    m = np.arange(degree, dtype=float)
+    s = 2.0 * m + a + b
+    diagonal = (b * b - a * a) / (s * (s + 2.0))
+    k = m[1:]
+    sk = 2.0 * k + a + b
+    off = (2.0 / sk) * np.sqrt(k * (k + a) * (k + b) * (k + a + b) / ((sk - 1.0) * (sk + 1.0)))
+    log_norm = (a + b + 1) * np.log(2.0) + scipy.special.gammaln(a + 1) + scipy.special.gammaln(
+        b + 1
+    ) - scipy.special.gammaln(a + b + 2)
+    values = np.empty((degree, len(x)))
+    values[0] = np.exp(-0.5 * log_norm)
+    if degree > 1:
+        values[1] = (x - diagonal[0]) * values[0] / off[0]
+    for j in range(1, degree - 1):
+        values[j + 1] = ((x - diagonal[j]) * values[j] - off[j - 1] * values[j - 1]) / off[j]
+    return values
+
+
+@functools.lru_cache(maxsize=16)
+def _chebyshev_to_jacobi(n_moments) -> np.ndarray:
+    """Matrix C with p_m = sum_n C[m, n] T_n, so Jacobi moments are C @ Chebyshev moments.
+
+    Exact: p_m has degree < n_moments, and the DCT at n_moments Chebyshev nodes
+    recovers the Chebyshev coefficients of any such polynomial.
+    """
+    nodes = np.cos(np.pi * (np.arange(n_moments) + 0.5) / n_moments)
+    coefficients = scipy.fft.dct(_jacobi_orthonormal(nodes, n_moments), type=2, axis=1)
+    coefficients /= n_moments
+    coefficients[:, 0] /= 2.0
+    coefficients.flags.writeable = False
+    return coefficients
+
+
+def _density_x(moment_rows, x):
+    """Density rho(x) per node on [-1, 1] from Chebyshev moments (Jacobi reconstruction)."""
+    n_moments = moment_rows.shape[1]
+    jacobi_moments = moment_rows @ _chebyshev_to_jacobi(n_moments).T
+    damped = jacobi_moments * _jackson(n_moments)
+    weight = (1.0 - x) ** JACOBI_ALPHA * (1.0 + x) ** JACOBI_BETA
+    return (damped @ _jacobi_orthonormal(x, n_moments)) * weight
+
+
+def _reconstruct(moment_rows, scale, omega):
+    """g(omega)/omega = 2 rho_lambda(omega^2) = (4 / scale) rho_x(x(omega^2)); 0 off the band."""
+    x = 2.0 * omega**2 / scale - 1.0
+    inside = x <= 1.0
+    reduced = np.zeros((len(moment_rows), len(omega)))
+    reduced[:, inside] = (4.0 / scale) * _density_x(moment_rows, x[inside])
+    return reduced
+
+
+#: Points of the quadrature that integrates the reconstructed density (cumulative DOS).
+_CUMULATIVE_POINTS = 4001
+
+
+def _cumulative(moment_rows, scale, omega):
+    """Fraction of non-zero modes below omega, integrating the reconstructed density."""
+    # Uniform in theta, x = -cos(theta): dense near both band edges, where the density bends.
+    theta = np.linspace(0.0, np.pi, _CUMULATIVE_POINTS)
+    x = -np.cos(theta)
+    integrand = _density_x(moment_rows, x) * np.sin(theta)
+    steps = 0.5 * (integrand[:, 1:] + integrand[:, :-1]) * np.diff(theta)
+    running = np.concatenate([np.zeros((len(moment_rows), 1)), np.cumsum(steps, axis=1)], axis=1)
+    target = np.clip(2.0 * omega**2 / scale - 1.0, -1.0, 1.0)
+    return np.stack([np.interp(target, x, row) for row in running])
+
+
+# --------------------------------------------------------------------------- where modes live
+
+
+def mode_weights(network: Network, omega_min, omega_max, *, method="auto", vectors=64, moments=128):
+    """Each node's share of the vibrational modes with omega_min <= omega <= omega_max.
+
+    Parameters
+    ----------
+    network : Network
+    omega_min, omega_max : float
+        The frequency window, ``0 <= omega_min < omega_max``.
+    method : {"auto", "exact", "kpm"}, optional
+        ``"exact"``: dense eigenvectors in the window; ``"kpm"``: a stochastic
+        estimate of the diagonal of the window's (Jackson-smoothed) projector;
+        ``"auto"``: exact up to ``MODE_WEIGHTS_EXACT_MAX`` nodes.
+    vectors, moments : int, optional
+        Random vectors and Chebyshev moments of the ``"kpm"`` estimate.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        ``w_i = sum_k |u_k(i)|^2 / N`` over the modes k in the window; the sum over
+        nodes is the fraction of modes in the window. Zero modes are left out.
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> net = build_network(3, 0.0, connection="nearest", spring="constant", seed=0)
+    >>> mode_weights(net, 1.0, 2.0).round(4)  # the four modes at sqrt(3), evenly spread
+    array([0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494])
+    """
+    lo, hi = float(omega_min), float(omega_max)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo < hi):
+        raise ValueError(
+            f"the window needs 0 <= omega_min < omega_max; got omega_min={omega_min}, "
+            f"omega_max={omega_max}"
+        )
+    if method not in ("auto", "exact", "kpm"):
+        raise ValueError(f"method must be one of 'auto', 'exact', 'kpm'; got {method!r}")
+    if method == "auto":
+        method = "exact" if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX else "kpm"
+    if method == "exact":
+        return _exact_mode_weights(network, lo, hi)
+    return _kpm_mode_weights(network, lo, hi, vectors, moments)
+
+
+def _exact_mode_weights(network, lo, hi):
+    if network.n_nodes > EXACT_MAX_NODES:
+        raise ValueError(
+            f"network has {network.n_nodes} nodes: exact mode weights are limited to "
+            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use method='kpm'"
+        )
+    matrix = network.dynamical_matrix().toarray()
+    n_zero, _ = csgraph.connected_components(network.dynamical_matrix(), directed=False)
+    values, modes = scipy.linalg.eigh(matrix)
+    frequencies = np.sqrt(np.clip(values, 0.0, None))
+    inside = (frequencies >= lo) & (frequencies <= hi)
+    inside[:n_zero] = False
+    return (modes[:, inside] ** 2).sum(axis=1) / network.n_nodes
+
+
+def _kpm_mode_weights(network, lo, hi, n_vectors, n_moments):
+    """Diagonal of the smoothed window projector, E[v * P v] over Rademacher vectors."""
+    matrix = network.dynamical_matrix()
+    scale = _upper_bound(matrix)
+    start, _ = _random_vectors([network], n_vectors)
+    # Chebyshev coefficients of the indicator of [x_lo, x_hi] (Weisse et al., Eq. (85)).
+    theta_lo = np.arccos(np.clip(2.0 * lo**2 / scale - 1.0, -1.0, 1.0))
+    theta_hi = np.arccos(np.clip(2.0 * hi**2 / scale - 1.0, -1.0, 1.0))
+    n = np.arange(1, n_moments)
+    coefficients = np.empty(n_moments)
+    coefficients[0] = (theta_lo - theta_hi) / np.pi
+    coefficients[1:] = 2.0 * (np.sin(n * theta_lo) - np.sin(n * theta_hi)) / (n * np.pi)
+    coefficients *= _jackson(n_moments)
+    rescaled = _ThreadedMatrix((2.0 / scale) * matrix - sp.identity(network.n_nodes))
+    previous, current = start, rescaled @ start
+    projected = coefficients[0] * previous + coefficients[1] * current
+    for c in coefficients[2:]:
+        previous, current = current, 2.0 * (rescaled @ current) - previous
+        projected += c * current
+    weights = np.einsum("ij,ij->i", start, projected) / n_vectors
+    return np.clip(weights, 0.0, None) / network.n_nodes
