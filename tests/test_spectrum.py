@@ -29,8 +29,8 @@ CUMULATIVE_TOLERANCE = 0.01
 PLATEAU_TOLERANCE = 0.05
 #: Share of grid points where fast and exact means differ by less than the exact seed scatter.
 SCATTER_FRACTION = 0.9
-#: The conductance solve stops at a 1e-5 residual; sigma is quadratic in it.
-STIFFNESS_TOLERANCE = 1e-8
+#: The conductance solve stops at a 1e-3 relative residual; sigma's error is quadratic in it.
+STIFFNESS_TOLERANCE = 1e-5
 
 
 # ----------------------------------------------------------------- exact frequencies
@@ -277,7 +277,7 @@ def test_reduced_dos_carries_each_networks_debye_level():
         debye_level(build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s))
         for s in (4, 9)
     ]
-    np.testing.assert_allclose(result.debye_levels, levels, rtol=1e-10)
+    np.testing.assert_allclose(result.debye_levels, levels, rtol=STIFFNESS_TOLERANCE)
     assert result.debye_level == pytest.approx(np.mean(levels))
 
 
