@@ -1,0 +1,312 @@
+"""What the dashboard computes, and the worker thread that computes it.
+
+The dashboard's state is a :class:`Request`: the model parameters plus the omega
+window brushed on the DOS panel. :func:`compute` turns a request into a
+:class:`Snapshot` of plain results (networks, reduced DOS, histogram, mode
+weights) without touching a widget. :class:`LatestWorker` runs that on one
+background thread with a single "latest request wins" slot, so a burst of slider
+moves costs one computation, not a backlog.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .. import build_network, mode_weights, reduced_dos_of
+from .plotdata import (
+    FINITE_SIZE_MODES,
+    boson_peak,
+    coordination_histogram,
+    lowest_frequency,
+    network_view,
+)
+
+__all__ = [
+    "BUSY_DELAY",
+    "DOS_MOMENTS",
+    "LatestWorker",
+    "Parameters",
+    "Request",
+    "Snapshot",
+    "compute",
+    "compute_stages",
+]
+
+#: Work that takes longer than this (seconds) shows the busy indicator.
+BUSY_DELAY = 0.3
+#: Chebyshev moments of the reduced DOS. Resolution ~ pi omega_max / (2 K) ~ 0.07 at
+#: K = 64: it smooths the finite-size comb of a 60 x 60 cell (spacing ~ 2 pi / L ~ 0.1)
+#: yet resolves the Boson peak near omega = 0.5, and costs a quarter of the default.
+DOS_MOMENTS = 64
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The model parameters the controls set.
+
+    Attributes
+    ----------
+    size : int
+        Linear grid size L.
+    delta : float
+        Displacement of every node from its lattice site.
+    connection : {"nearest", "cutoff"}
+    spring : {"inverse", "constant"}
+    n_seeds : int
+        Number of random networks averaged.
+    first_seed : int
+        Seed of the first network; the others follow consecutively.
+    """
+
+    size: int = 60
+    delta: float = 0.3
+    connection: str = "cutoff"
+    spring: str = "inverse"
+    n_seeds: int = 10
+    first_seed: int = 0
+
+    @property
+    def seeds(self) -> tuple:
+        """Seeds of the averaged networks."""
+        return tuple(range(self.first_seed, self.first_seed + self.n_seeds))
+
+    def model(self) -> dict:
+        """Keyword arguments shared by ``build_network`` and ``reduced_dos``."""
+        return dict(connection=self.connection, spring=self.spring)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything the panels show: parameters and the brushed omega window (or None)."""
+
+    parameters: Parameters
+    window: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Results for one request, ready to be drawn.
+
+    Attributes
+    ----------
+    request : Request
+    network : bpwidgets.Network
+        The first seed's network, the one drawn.
+    view : plotdata.NetworkView
+    dos : bpwidgets.spectrum.ReducedDOS
+        Reduced DOS of every seed and their mean.
+    peak : plotdata.BosonPeak or None
+    coordination : ndarray of int
+        Coordination numbers present (histogram bins).
+    fractions : ndarray
+        Fraction of nodes with each coordination number, pooled over the seeds.
+    mean_coordination : float
+    weights : ndarray or None
+        Every node's share of the modes in the brushed window (``mode_weights``).
+    complete : bool
+        False for the quick preview whose DOS is the first seed's alone.
+    """
+
+    request: Request
+    network: object
+    view: object
+    dos: object
+    peak: object
+    coordination: np.ndarray
+    fractions: np.ndarray
+    mean_coordination: float
+    weights: np.ndarray | None = field(default=None)
+    complete: bool = True
+
+
+def compute(request: Request, previous: Snapshot | None = None) -> Snapshot:
+    """Compute everything a request shows (the last of :func:`compute_stages`)."""
+    for snapshot in compute_stages(request, previous):
+        pass
+    return snapshot
+
+
+def compute_stages(request: Request, previous: Snapshot | None = None):
+    """Compute a request in stages: a quick preview, then the full result.
+
+    With several seeds the first snapshot has the final network, histogram and
+    view but the DOS of the first seed only (``complete=False``), so the panels
+    follow a slider within a fraction of the full cost; the second has the DOS
+    averaged over all seeds. The worker drops the second stage when a newer
+    request is waiting.
+
+    Parameters
+    ----------
+    request : Request
+    previous : Snapshot, optional
+        The last result. When only the brushed window changed, its networks and
+        DOS are reused and only the mode weights are computed.
+
+    Yields
+    ------
+    Snapshot
+
+    Raises
+    ------
+    ValueError
+        From the core, when it refuses the parameters.
+    """
+    p = request.parameters
+    if previous is not None and previous.complete and previous.request.parameters == p:
+        snapshot = replace(previous, request=request, weights=None)
+    else:
+        networks = [build_network(p.size, p.delta, seed=s, **p.model()) for s in p.seeds]
+        coordination, fractions, mean = coordination_histogram(
+            [n.coordination for n in networks]
+        )
+        snapshot = Snapshot(
+            request=request,
+            network=networks[0],
+            view=network_view(networks[0]),
+            dos=None,
+            peak=None,
+            coordination=coordination,
+            fractions=fractions,
+            mean_coordination=mean,
+        )
+        if len(networks) > 1:
+            yield _with_dos(snapshot, networks[:1], complete=False)
+        snapshot = _with_dos(snapshot, networks, complete=True)
+    if request.window is not None:
+        low, high = request.window
+        snapshot = replace(snapshot, weights=mode_weights(snapshot.network, low, high))
+    yield snapshot
+
+
+def _with_dos(snapshot, networks, *, complete):
+    """The snapshot with the reduced DOS of ``networks`` and its Boson peak."""
+    dos = reduced_dos_of(networks, moments=DOS_MOMENTS)
+    peak = boson_peak(
+        dos.omega, dos.mean, dos.debye_level,
+        omega_min=FINITE_SIZE_MODES * lowest_frequency(snapshot.network.size),
+    )
+    return replace(snapshot, dos=dos, peak=peak, complete=complete)
+
+
+class LatestWorker:
+    """One background thread with a single "latest request wins" slot.
+
+    ``submit`` replaces any job still waiting, so a burst of requests costs one
+    computation after the one under way. A finished result is delivered even if a
+    newer job is waiting (it is newer than what the page shows, which keeps a long
+    slider drag visibly moving), but the later stages of a staged job are dropped.
+
+    Parameters
+    ----------
+    on_busy : callable
+        Called (on a timer thread) when a job runs longer than ``busy_delay``.
+    busy_delay : float
+        Seconds before ``on_busy``.
+    background : bool
+        False runs every job synchronously inside ``submit`` (for tests and scripts).
+    """
+
+    def __init__(self, *, on_busy=None, busy_delay=BUSY_DELAY, background=True):
+        self._on_busy = on_busy
+        self._busy_delay = busy_delay
+        self._background = background
+        self._condition = threading.Condition()
+        self._pending = None
+        self._running = False
+        self._closed = False
+        self._thread = None
+        if background:
+            self._thread = threading.Thread(target=self._loop, name="bpwidgets-worker", daemon=True)
+            self._thread.start()
+
+    def submit(self, job, deliver):
+        """Run ``deliver(outcome)`` with ``outcome = job()`` or the exception it raised.
+
+        A job may return a generator: each item it yields is delivered, and the
+        rest is dropped as soon as a newer job waits (its stages are stale).
+        The callback runs on the worker thread and must not raise.
+        """
+        if not self._background:
+            self.run_now(job, deliver)
+            return
+        with self._condition:
+            self._pending = (job, deliver)
+            self._condition.notify_all()
+
+    def run_now(self, job, deliver):
+        """Run a job synchronously on the calling thread, with the same error handling."""
+        self._run(job, deliver)
+
+    def wait(self, timeout=None) -> bool:
+        """Block until no job is waiting or running; False on timeout."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: self._pending is None and not self._running, timeout
+            )
+
+    def close(self):
+        """Stop the thread after the job under way; waiting jobs are dropped."""
+        with self._condition:
+            self._closed = True
+            self._pending = None
+            self._condition.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        """True while a job runs or waits."""
+        with self._condition:
+            return self._running or self._pending is not None
+
+    def _loop(self):
+        while True:
+            with self._condition:
+                self._condition.wait_for(lambda: self._pending is not None or self._closed)
+                if self._closed:
+                    return
+                job, deliver = self._pending
+                self._pending = None
+                self._running = True
+            try:
+                self._run(job, deliver)
+            finally:
+                with self._condition:
+                    self._running = False
+                    self._condition.notify_all()
+
+    def _run(self, job, deliver):
+        timer = None
+        if self._on_busy is not None and self._background:
+            timer = threading.Timer(self._busy_delay, self._on_busy)
+            timer.daemon = True
+            timer.start()
+        try:
+            outcome = job()
+            if inspect.isgenerator(outcome):
+                stages = outcome
+                for outcome in stages:
+                    self._stop_timer(timer)
+                    deliver(outcome)
+                    if self._superseded():
+                        stages.close()
+                        break
+                return
+        except Exception as error:  # shown on the page by ``deliver``, never re-raised
+            outcome = error
+        finally:
+            self._stop_timer(timer)
+        deliver(outcome)
+
+    @staticmethod
+    def _stop_timer(timer):
+        if timer is not None:
+            # Join so a busy message being written cannot land after the result.
+            timer.cancel()
+            timer.join()
+
+    def _superseded(self) -> bool:
+        with self._condition:
+            return self._pending is not None
