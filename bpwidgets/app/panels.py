@@ -1,0 +1,439 @@
+"""The dashboard's three bqplot panels: network, reduced DOS, coordination numbers.
+
+Each panel builds its figure, scales and marks once. Its ``show_*`` methods only
+reassign data on those marks; the caller wraps them in :func:`hold` (``hold_sync``
+on every mark, scale and axis) so one update reaches the browser as one message
+per widget.
+"""
+
+from __future__ import annotations
+
+import html
+from contextlib import ExitStack, contextmanager
+
+import numpy as np
+from bqplot import (
+    Axis,
+    Bars,
+    ColorAxis,
+    ColorScale,
+    Figure,
+    Label,
+    LinearScale,
+    Lines,
+    Scatter,
+)
+from bqplot.interacts import BrushIntervalSelector, PanZoom
+from ipywidgets import HTML, Layout, VBox
+
+from .. import CRYSTAL_DEBYE_LEVEL, crystal_reduced_dos
+from .plotdata import (
+    BOSON_PEAK_OMEGA_MAX,
+    STIFFNESS_GRAYS,
+    align_histograms,
+    coordination_color,
+    coordination_colors,
+    pin_color,
+)
+
+__all__ = ["CoordinationPanel", "DOSPanel", "NetworkPanel", "hold"]
+
+#: Figures never animate: a transition would only delay the redraw after a slider move.
+_FIGURE_OPTIONS = dict(animation_duration=0, background_style={"fill": "white"})
+#: Faded look of the nodes outside a selected coordination number.
+_FADED = {"opacity": 0.1}
+#: Colour ramp of the mode weights, light grey to dark red: the luminance falls
+#: steadily (readable without hue), and nodes with few modes recede behind the springs.
+_WEIGHT_COLORS = ("#dcdcdc", "#E69F00", "#D55E00", "#5c1a00")
+#: Percentile of the mode weights at which the colour scale saturates.
+_WEIGHT_SATURATION = 98
+#: Width of the network's plot area in pixels (figure width minus margins).
+_NETWORK_PLOT_PX = 375
+#: Colour of the live (unpinned) curves and bars.
+_LIVE_COLOR = "#000000"
+#: The DOS panel's y axis reaches at least this high, so it stays put while delta moves
+#: (the cutoff networks' g/omega stays below about 0.4).
+_DOS_MIN_TOP = 0.45
+#: Head room above the tallest curve, for the Boson-peak label.
+_DOS_HEADROOM = 1.15
+#: Colour of the per-seed curves: light, so the mean stands out.
+_SEED_COLOR = "#9a9a9a"
+
+
+@contextmanager
+def hold(panel):
+    """Hold the sync of every mark, scale and axis of a panel's figure (and the panel).
+
+    Inside, data can be reassigned trait by trait; each widget sends its changes as
+    one message on exit, so the browser never sees new x with old y.
+    """
+    figure = panel.figure
+    widgets = [figure, *figure.marks, *figure.axes, panel, *panel.children]
+    for mark in figure.marks:
+        widgets.extend(mark.scales.values())
+    with ExitStack() as stack:
+        for widget in dict.fromkeys(widgets):  # each once, in order
+            stack.enter_context(widget.hold_sync())
+        yield panel
+
+
+class NetworkPanel(VBox):
+    """Springs shaded by stiffness, nodes coloured by coordination, pan and zoom.
+
+    Attributes
+    ----------
+    figure : bqplot.Figure
+    springs : list of bqplot.Lines
+        One NaN-gapped polyline per stiffness bin (``STIFFNESS_GRAYS``).
+    nodes : bqplot.Scatter
+        The nodes drawn; ``colors`` by coordination, or ``color`` = mode weights
+        while an omega window is brushed.
+    outline : bqplot.Lines
+        Periodic cell (or the corner window).
+    legend : ipywidgets.HTML
+        Colour key of the coordination numbers.
+    """
+
+    def __init__(self):
+        self.x_scale = LinearScale()
+        self.y_scale = LinearScale()
+        # A fixed domain until the first brush: a hidden colour bar still needs one.
+        self.weight_scale = ColorScale(colors=list(_WEIGHT_COLORS), min=0.0, max=1.0)
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        self.springs = [
+            Lines(x=[], y=[], scales=scales, colors=[gray], stroke_width=1.2)
+            for gray in STIFFNESS_GRAYS
+        ]
+        self.outline = Lines(
+            x=[], y=[], scales=scales, colors=["#0072B2"], line_style="dashed", stroke_width=1.5
+        )
+        self.nodes = Scatter(
+            x=[],
+            y=[],
+            scales={**scales, "color": self.weight_scale},
+            colors=["black"],
+            default_size=24,
+            stroke="white",
+            stroke_width=0.5,
+            unselected_style=_FADED,
+        )
+        self.weight_axis = ColorAxis(
+            scale=self.weight_scale,
+            side="right",
+            tick_format=".2~e",
+            visible=False,
+        )
+        self.figure = Figure(
+            marks=[*self.springs, self.outline, self.nodes],
+            axes=[
+                Axis(scale=self.x_scale, label="x / a"),
+                Axis(scale=self.y_scale, label="y / a", side="left"),
+                self.weight_axis,
+            ],
+            interaction=PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]}),
+            title="Network",
+            fig_margin=dict(top=50, bottom=45, left=50, right=95),
+            layout=Layout(width="520px", height="540px"),
+            **_FIGURE_OPTIONS,
+        )
+        self.legend = HTML()
+        self._coordination_key = ""
+        super().__init__([self.figure, self.legend], layout=Layout(width="540px", flex="0 0 auto"))
+        self.add_class("bp-network-panel")
+
+    def show_network(self, view, coordination):
+        """Draw a :class:`~bpwidgets.app.plotdata.NetworkView`; nodes coloured by Z."""
+        for mark, (x, y) in zip(self.springs, view.springs):
+            mark.x, mark.y = x, y
+        self.outline.x, self.outline.y = view.outline
+        low, high = float(np.nanmin(view.outline[0])), float(np.nanmax(view.outline[0]))
+        margin = 0.05 * (high - low)
+        for scale in (self.x_scale, self.y_scale):
+            scale.min, scale.max = low - margin, high + margin
+        self.nodes.selected = None
+        self.nodes.default_size = _node_area(high - low)
+        self.nodes.x, self.nodes.y = view.x, view.y
+        self.nodes.colors = coordination_colors(coordination[view.nodes])
+        self.figure.title = view.title
+        self._coordination_key = _coordination_legend(np.unique(coordination[view.nodes]))
+        self.legend.value = self._coordination_key
+
+    def show_weights(self, weights, window):
+        """Colour the drawn nodes by their share of the modes in ``window``, or by Z if None."""
+        if weights is None:
+            self.nodes.color = None
+            self.weight_axis.visible = False
+            self.legend.value = self._coordination_key
+            return
+        low, high = window
+        self.nodes.color = weights
+        # Saturate the top few per cent: the stochastic estimate has a long tail, and a
+        # scale set by its maximum would paint almost every node the darkest colour.
+        top = float(np.percentile(weights, _WEIGHT_SATURATION)) if weights.size else 0.0
+        self.weight_scale.max = top if top > 0 else 1.0
+        self.weight_axis.visible = True
+        self.legend.value = (
+            '<div class="bp-legend">Node colour: share of the vibrational modes with '
+            f"{low:.2f} ≤ ω ≤ {high:.2f} (darker = more; the top {100 - _WEIGHT_SATURATION} % "
+            "saturate)</div>"
+        )
+
+    def highlight(self, indices):
+        """Fade every drawn node but ``indices`` (None: show all)."""
+        self.nodes.selected = None if indices is None else np.asarray(indices, dtype=int)
+
+
+def _node_area(side: float) -> int:
+    """Marker area (px^2) giving a node about a quarter of a lattice spacing on screen."""
+    spacing = _NETWORK_PLOT_PX / side
+    return int(np.clip(round((spacing / 4.0) ** 2 * np.pi), 4, 40))
+
+
+def _coordination_legend(present) -> str:
+    """HTML colour key for the coordination numbers present."""
+    items = "".join(
+        f'<span class="bp-legend-item" style="margin-right:0.8em">'
+        f'<span style="display:inline-block;width:0.8em;height:0.8em;border-radius:50%;'
+        f'background:{coordination_color(z)};margin-right:0.25em"></span>Z = {z}</span>'
+        for z in present
+    )
+    return f'<div class="bp-legend">Node colour: coordination number {items}</div>'
+
+
+class DOSPanel(VBox):
+    """Reduced DOS g(omega)/omega: seeds, mean, crystal, Debye levels, Boson peak, pins.
+
+    Attributes
+    ----------
+    per_seed, mean, crystal, crystal_debye, network_debye, excess, pins : bqplot.Lines
+    peak_label : bqplot.Label
+        "Boson peak: omega = ..., g/omega ... % above Debye" beside the peak.
+    brush : bqplot.BrushIntervalSelector
+        Selects an omega window; its ``selected`` is observed by the dashboard.
+    """
+
+    def __init__(self):
+        self.x_scale = LinearScale(min=0.0)
+        self.y_scale = LinearScale(min=0.0)
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        self.excess = Lines(
+            x=[], y=[], scales=scales, fill="between", fill_colors=["#b0b0b0"],
+            fill_opacities=[0.6], colors=["#b0b0b0"], stroke_width=0,
+        )
+        self.per_seed = Lines(
+            x=[], y=[], scales=scales, colors=[_SEED_COLOR], stroke_width=0.8, opacities=[0.7]
+        )
+        self.crystal = Lines(
+            x=[], y=[], scales=scales, colors=["#0072B2"], line_style="dashed",
+            stroke_width=1.5, labels=["crystal (closed form)"],
+        )
+        self.crystal_debye = Lines(
+            x=[], y=[], scales=scales, colors=["#0072B2"], line_style="dotted",
+            stroke_width=1.5, labels=["Debye level, crystal 1/(2π)"],
+        )
+        self.network_debye = Lines(
+            x=[], y=[], scales=scales, colors=["#D55E00"], line_style="dash_dotted",
+            stroke_width=1.5, labels=["Debye level, networks"],
+        )
+        self.pins = Lines(x=[], y=[], scales=scales, stroke_width=2, visible=False)
+        self.mean = Lines(
+            x=[], y=[], scales=scales, colors=[_LIVE_COLOR], stroke_width=3,
+            labels=["mean over seeds"],
+        )
+        self.peak_label = Label(
+            x=[], y=[], text=[], scales=scales, colors=["black"], default_size=14,
+            x_offset=8, y_offset=-10, align="start",
+        )
+        self.brush = BrushIntervalSelector(scale=self.x_scale, marks=[self.mean], color="#009E73")
+        self.figure = Figure(
+            marks=[
+                self.excess, self.per_seed, self.crystal, self.crystal_debye,
+                self.network_debye, self.pins, self.mean, self.peak_label,
+            ],
+            axes=[
+                Axis(scale=self.x_scale, label="ω"),
+                Axis(scale=self.y_scale, label="g(ω)/ω", side="left", tick_format=".2f"),
+            ],
+            interaction=self.brush,
+            title="Reduced density of states g(ω)/ω (drag to select an ω window)",
+            fig_margin=dict(top=50, bottom=45, left=60, right=20),
+            layout=Layout(width="640px", height="420px"),
+            **_FIGURE_OPTIONS,
+        )
+        # The key is HTML: bqplot misplaces a legend this wide (it lands on the y axis).
+        self.legend = HTML()
+        self.summary = HTML()
+        super().__init__([self.figure, self.legend, self.summary],
+                         layout=Layout(width="660px", flex="0 0 auto"))
+        self.add_class("bp-dos-panel")
+
+    def show_dos(self, dos, peak, n_seeds):
+        """Draw a reduced DOS (core ``ReducedDOS``) and its Boson peak (or None)."""
+        omega = dos.omega
+        self.per_seed.x, self.per_seed.y = omega, dos.per_seed
+        self.mean.x, self.mean.y = omega, dos.mean
+        self.mean.labels = [f"mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}"]
+        self.crystal.x, self.crystal.y = omega, crystal_reduced_dos(omega)
+        ends = np.array([omega[0], omega[-1]])
+        self.crystal_debye.x, self.crystal_debye.y = ends, np.full(2, CRYSTAL_DEBYE_LEVEL)
+        self.network_debye.x, self.network_debye.y = ends, np.full(2, dos.debye_level)
+        self.network_debye.labels = [f"Debye level, networks 1/(2πσ) = {dos.debye_level:.3f}"]
+        self.x_scale.max = float(omega[-1])
+        self._fit_height()
+        self._write_legend()
+        if peak is None:
+            self.excess.x, self.excess.y = [], []
+            self.peak_label.x, self.peak_label.y, self.peak_label.text = [], [], []
+            self.summary.value = (
+                '<div class="bp-peak">No Boson peak: g/ω has no maximum above the Debye '
+                f"level below ω = {BOSON_PEAK_OMEGA_MAX}</div>"
+            )
+            return
+        self.excess.x = peak.region_omega
+        self.excess.y = np.vstack([peak.region_upper, peak.region_lower])
+        self.peak_label.x, self.peak_label.y = [peak.omega], [peak.reduced_dos]
+        self.peak_label.text = [peak.label]
+        self.summary.value = f'<div class="bp-peak">{peak.label}</div>'
+
+    def show_pins(self, pins):
+        """Draw pinned mean curves: a list of ``(label, omega, mean)``."""
+        if not pins:
+            self.pins.visible = False
+            self.pins.x, self.pins.y, self.pins.labels = [], [], []
+            self._fit_height()
+            self._write_legend()
+            return
+        width = max(len(omega) for _, omega, _ in pins)
+        # Lines takes one 2-D array per axis: pad shorter curves with NaN (drawn as gaps).
+        x = np.full((len(pins), width), np.nan)
+        y = np.full((len(pins), width), np.nan)
+        for row, (_, omega, mean) in enumerate(pins):
+            x[row, : len(omega)], y[row, : len(mean)] = omega, mean
+        self.pins.x, self.pins.y = x, y
+        self.pins.colors = [pin_color(i) for i in range(len(pins))]
+        self.pins.labels = [label for label, _, _ in pins]
+        self.pins.visible = True
+        self._fit_height()
+        self._write_legend()
+
+    def _write_legend(self):
+        """HTML key of every curve, pins included, in the marks' own colours and dashes."""
+        entries = [
+            (self.mean, self.mean.labels[0]),
+            (self.per_seed, "single seeds"),
+            (self.crystal, self.crystal.labels[0]),
+            (self.crystal_debye, self.crystal_debye.labels[0]),
+            (self.network_debye, self.network_debye.labels[0]),
+        ]
+        items = [_legend_item(_line_sample(m.colors[0], m.stroke_width, m.line_style), text)
+                 for m, text in entries]
+        items.append(_legend_item(_box_sample(self.excess.fill_colors[0]),
+                                  "excess over the networks' Debye level"))
+        if self.pins.visible:
+            items += [_legend_item(_line_sample(color, self.pins.stroke_width, "solid"),
+                                   f"pinned: {label}")
+                      for color, label in zip(self.pins.colors, self.pins.labels)]
+        self.legend.value = f'<div class="bp-legend" style="line-height:1.5">{"".join(items)}</div>'
+
+    def _fit_height(self):
+        """Room above the curves for the peak label; the crystal's van Hove spike may be cut."""
+        tallest = [np.nanmax(self.mean.y)] if len(self.mean.y) else []
+        if self.pins.visible:
+            tallest.append(np.nanmax(self.pins.y))
+        self.y_scale.max = max(_DOS_MIN_TOP, _DOS_HEADROOM * max(tallest, default=0.0))
+
+
+#: SVG dash patterns of bqplot's line styles, for the HTML legend.
+_DASHES = {"solid": "", "dashed": "6,3", "dotted": "1.5,3", "dash_dotted": "6,3,1.5,3"}
+
+
+def _line_sample(color, width, style) -> str:
+    return (
+        f'<svg width="30" height="10" style="vertical-align:middle">'
+        f'<line x1="0" y1="5" x2="30" y2="5" stroke="{color}" stroke-width="{width}" '
+        f'stroke-dasharray="{_DASHES.get(style, "")}"/></svg>'
+    )
+
+
+def _box_sample(color) -> str:
+    return (
+        f'<span style="display:inline-block;width:30px;height:10px;background:{color};'
+        f'vertical-align:middle"></span>'
+    )
+
+
+def _legend_item(sample, text) -> str:
+    return (
+        f'<span class="bp-legend-item" style="margin-right:1em;white-space:nowrap">'
+        f"{sample} {html.escape(text)}</span>"
+    )
+
+
+class CoordinationPanel(VBox):
+    """Histogram of coordination numbers Z (fractions of nodes), mean Z, pinned histograms.
+
+    The live histogram is the first row of one grouped ``Bars`` mark and every pin
+    adds a row, so live and pinned bars share one axis and sit side by side.
+    Clicking a bar selects it (``bars.selected``: indices into ``z``).
+    """
+
+    def __init__(self):
+        self.x_scale = LinearScale()
+        self.y_scale = LinearScale(min=0.0)
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        self.bars = Bars(
+            x=[], y=[], scales=scales, type="grouped", colors=[_LIVE_COLOR],
+            padding=0.15, interactions={"click": "select"},
+            selected_style={"stroke": "#D55E00", "stroke-width": 3},
+            unselected_style={"opacity": 0.5}, labels=["live"],
+        )
+        self.mean_line = Lines(
+            x=[], y=[], scales=scales, colors=["#D55E00"], line_style="dashed", stroke_width=2
+        )
+        self.mean_label = Label(
+            x=[], y=[], text=[], scales=scales, colors=["#D55E00"], default_size=13,
+            x_offset=6, y_offset=12, align="start",
+        )
+        self.figure = Figure(
+            marks=[self.bars, self.mean_line, self.mean_label],
+            axes=[
+                Axis(scale=self.x_scale, label="coordination number Z", tick_format="d"),
+                Axis(scale=self.y_scale, label="fraction of nodes", side="left",
+                     tick_format=".2f"),
+            ],
+            title="Coordination numbers (click a bar to find its nodes)",
+            fig_margin=dict(top=50, bottom=45, left=60, right=20),
+            layout=Layout(width="640px", height="300px"),
+            **_FIGURE_OPTIONS,
+        )
+        self.z = np.zeros(0, dtype=int)
+        self.legend = HTML()
+        super().__init__([self.figure, self.legend],
+                         layout=Layout(width="660px", flex="0 0 auto"))
+        self.add_class("bp-coordination-panel")
+
+    def show_histograms(self, live, mean, pins):
+        """Draw the live histogram ``(z, fractions)`` with its mean and the pinned ones.
+
+        Parameters
+        ----------
+        live : (ndarray, ndarray)
+            Coordination numbers and fractions.
+        mean : float
+            Mean coordination number, marked by a dashed line.
+        pins : list of (label, z, fractions)
+        """
+        z, fractions = align_histograms([live] + [(pz, pf) for _, pz, pf in pins])
+        self.z = z
+        self.bars.x, self.bars.y = z, fractions
+        self.bars.colors = [_LIVE_COLOR] + [pin_color(i) for i in range(len(pins))]
+        self.bars.labels = ["live"] + [label for label, _, _ in pins]
+        top = float(fractions.max())
+        self.x_scale.min, self.x_scale.max = float(z[0]) - 0.7, float(z[-1]) + 0.7
+        self.y_scale.max = 1.1 * top
+        self.mean_line.x, self.mean_line.y = [mean, mean], [0.0, 1.1 * top]
+        self.mean_label.x, self.mean_label.y = [mean], [1.1 * top]
+        self.mean_label.text = [f"mean Z = {mean:.2f}"]
+        names = ["current parameters, all seeds"] + [f"pinned: {label}" for label, _, _ in pins]
+        items = "".join(_legend_item(_box_sample(c), n) for c, n in zip(self.bars.colors, names))
+        self.legend.value = f'<div class="bp-legend">{items}</div>'

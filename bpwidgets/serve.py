@@ -1,0 +1,56 @@
+"""Serve the dashboard with Voila: ``python -m bpwidgets.serve [--port 8866]``.
+
+Voila runs on 127.0.0.1 from the repository root, so it reads the repository's
+``voila.json`` (sources stripped, no tracebacks on the page) and serves
+``notebooks/dashboard.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["DEFAULT_PORT", "NOTEBOOK", "ROOT", "main", "voila_arguments"]
+
+#: Voila's own default port.
+DEFAULT_PORT = 8866
+#: Repository root: Voila reads ``voila.json`` from its working directory.
+ROOT = Path(__file__).resolve().parent.parent
+#: The thin notebook that builds and displays the dashboard.
+NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
+
+
+def voila_arguments(port: int) -> list[str]:
+    """Command-line arguments for Voila serving the dashboard on 127.0.0.1:``port``."""
+    return [
+        str(NOTEBOOK.relative_to(ROOT)),
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--no-browser",
+    ]
+
+
+def main(argv=None) -> int:
+    """Parse the options, print the URL and run Voila until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bpwidgets.serve",
+        description="Serve the bpwidgets dashboard with Voila on 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port to listen on (default {DEFAULT_PORT})")
+    options = parser.parse_args(argv)
+    if not NOTEBOOK.is_file():
+        parser.error(f"{NOTEBOOK} not found: run from a checkout of the repository")
+
+    from voila.app import Voila
+
+    os.chdir(ROOT)
+    print(f"bpwidgets dashboard: http://127.0.0.1:{options.port}/", flush=True)
+    Voila.launch_instance(argv=voila_arguments(options.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
