@@ -1,0 +1,39 @@
+"""Shared fixtures: one Voila server and one headless chromium per test session.
+
+Voila starts a kernel for every page load and keeps it, so the whole session
+shares one server (in its own process group, stopped with ``killpg``) and the
+browser tests share one page. The helpers live in ``browser_helpers.py`` so
+that ``benchmarks/bench_browser.py`` drives the page the same way.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from browser_helpers import ARTIFACTS, CHROMIUM, free_port, launch_chromium, start_voila, stop_voila
+
+
+@pytest.fixture(scope="session")
+def voila_url():
+    """URL of the dashboard served by Voila for the whole session."""
+    process, url = start_voila(free_port(), ARTIFACTS / "voila.log")
+    try:
+        yield url
+    finally:
+        stop_voila(process)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless chromium browser for the whole session."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: run `make chromium`")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
