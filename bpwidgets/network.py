@@ -13,6 +13,7 @@ with stiffness t = 1/r (``"inverse"``) or t = 1 (``"constant"``).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -102,7 +103,8 @@ class Network:
         Returns
         -------
         scipy.sparse.csr_array
-            The matrix, float64.
+            The matrix, float64. It is built once per network and shared, so
+            its arrays are read-only: copy it to modify it.
 
         Examples
         --------
@@ -111,7 +113,14 @@ class Network:
         >>> H.shape, float(abs(H.sum(axis=1)).max())
         ((16, 16), 0.0)
         """
-        return _dynamical_matrix(self.bonds, self.stiffness, self.n_nodes)
+        return self._matrix
+
+    @functools.cached_property
+    def _matrix(self) -> sp.csr_array:
+        matrix = _dynamical_matrix(self.bonds, self.stiffness, self.n_nodes)
+        for array in (matrix.data, matrix.indices, matrix.indptr):
+            array.flags.writeable = False
+        return matrix
 
     def __repr__(self) -> str:
         return (

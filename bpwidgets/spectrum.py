@@ -109,8 +109,8 @@ class _ThreadedMatrix:
         self._each_block(multiply)
         return out
 
-    def chebyshev_step(self, current, previous):
-        """``2 A current - previous``, and the row-wise dot products the moments need.
+    def chebyshev_step(self, current, previous, scale):
+        """``2 H~ current - previous`` with ``H~ = 2 A / scale - 1``, and row-wise dots.
 
         Returns the next vector block and, per row, ``current . current`` and
         ``next . current``: the whole Chebyshev step runs in the threads.
@@ -122,8 +122,8 @@ class _ThreadedMatrix:
         def step(start, stop, rows):
             here = current[start:stop]
             block = rows @ current
-            block *= 2.0
-            block -= previous[start:stop]
+            block *= 4.0 / scale
+            block -= 2.0 * here + previous[start:stop]
             following[start:stop] = block
             square[start:stop] = np.einsum("ij,ij->i", here, here)
             cross[start:stop] = np.einsum("ij,ij->i", block, here)
@@ -275,8 +275,8 @@ def debye_level(network: Network) -> float:
     return float(_debye_levels([network])[0])
 
 
-def _debye_levels(networks) -> np.ndarray:
-    tensors = _stiffness_tensors(networks)
+def _debye_levels(networks, matrix=None) -> np.ndarray:
+    tensors = _stiffness_tensors(networks, matrix)
     return 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(tensors)))
 
 
@@ -287,19 +287,21 @@ CONDUCTANCE_TOLERANCE = 1e-3
 CONDUCTANCE_MAX_ITERATIONS = 5_000
 
 
-def _stiffness_tensors(networks) -> np.ndarray:
+def _stiffness_tensors(networks, matrix=None) -> np.ndarray:
     """Stiffness tensors of several networks of one size, solved together.
 
     Conjugate gradients on the stacked (block-diagonal) system, preconditioned
     by the crystal's Laplacian, which the FFT inverts exactly on the L x L
     torus. The networks are perturbations of that lattice, so the iteration
     count stays small and flat in L, where a sparse LU factorisation grows
-    like N^1.5.
+    like N^1.5. ``matrix``, the stacked dynamical matrix as a
+    :class:`_ThreadedMatrix`, is built here unless given.
     """
     size = networks[0].size
     if any(n.size != size for n in networks):
         raise ValueError("networks solved together must have the same size")
-    matrix = _ThreadedMatrix(sp.block_diag([n.dynamical_matrix() for n in networks]))
+    if matrix is None:
+        matrix = _ThreadedMatrix(sp.block_diag([n.dynamical_matrix() for n in networks]))
     rhs = np.concatenate([_gradient_source(n) for n in networks])
     potentials = _lattice_pcg(matrix, rhs, size, len(networks))
     tensors = np.empty((len(networks), 2, 2))
@@ -580,19 +582,21 @@ def reduced_dos_of(
 
     # Both methods rescale by the same bound, so they share one kernel and differ
     # only by the stochastic trace.
-    matrix = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
-    scale = _upper_bound(matrix)
+    stacked = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
+    diagonal = stacked.diagonal()
+    matrix = _ThreadedMatrix(stacked)
+    scale = _upper_bound(matrix, diagonal)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         if max(f[-1] for f in frequencies) ** 2 > scale:
-            scale = _gershgorin_bound(matrix)
+            scale = _gershgorin_bound(diagonal)
         moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
     else:
         n_vectors = vectors or max(1, -(-DEFAULT_SAMPLES // matrix.shape[0]))
         moment_rows, zero_modes = _kpm_moments(networks, matrix, scale, n_moments, n_vectors)
         if np.abs(moment_rows).max() > 1.5:
             # An eigenvalue escaped the Lanczos bound (|T_n| grows past x = 1): redo safely.
-            scale = _gershgorin_bound(matrix)
+            scale = _gershgorin_bound(diagonal)
             moment_rows, zero_modes = _kpm_moments(
                 networks, matrix, scale, n_moments, n_vectors
             )
@@ -600,7 +604,7 @@ def reduced_dos_of(
     if grid is None:
         grid = np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS)
     per_seed = _reconstruct(moment_rows, scale, grid)
-    levels = _debye_levels(networks)
+    levels = _debye_levels(networks, matrix)
     return ReducedDOS(
         omega=grid,
         per_seed=per_seed,
@@ -651,7 +655,7 @@ def _check_omega(omega) -> np.ndarray:
     return grid
 
 
-def _upper_bound(matrix) -> float:
+def _upper_bound(matrix, diagonal) -> float:
     """Upper bound of the spectrum: largest Ritz value of a short Lanczos run, plus margin.
 
     The Gershgorin bound 2 max(H_ii) is safe but loose, which would waste
@@ -674,12 +678,12 @@ def _upper_bound(matrix) -> float:
         v_previous, v = v, w / beta[k]
     ritz, vectors = scipy.linalg.eigh_tridiagonal(alpha[:steps], beta[: steps - 1])
     residual = abs(beta[steps - 1] * vectors[-1, -1])
-    return float(min(SCALE_SAFETY * (ritz[-1] + residual), _gershgorin_bound(matrix)))
+    return float(min(SCALE_SAFETY * (ritz[-1] + residual), _gershgorin_bound(diagonal)))
 
 
-def _gershgorin_bound(matrix) -> float:
+def _gershgorin_bound(diagonal) -> float:
     """2 max(H_ii): every row's off-diagonal entries sum to -H_ii, so no eigenvalue exceeds it."""
-    return float(2.0 * matrix.diagonal().max())
+    return float(2.0 * diagonal.max())
 
 
 def _random_vectors(networks, n_vectors):
@@ -703,13 +707,15 @@ def _random_vectors(networks, n_vectors):
 
 
 def _kpm_moments(networks, matrix, scale, n_moments, n_vectors):
-    """Stochastic Chebyshev moments of every stacked network (Weisse et al., Eq. (34))."""
+    """Stochastic Chebyshev moments of every stacked network (Weisse et al., Eq. (34)).
+
+    ``matrix`` is the stacked dynamical matrix as a :class:`_ThreadedMatrix`.
+    """
     sizes = np.array([n.n_nodes for n in networks])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     start, n_zero = _random_vectors(networks, n_vectors)
 
     # Rescaled H~ = 2 H / scale - 1 maps [0, scale] onto [-1, 1] with lambda = 0 at x = -1.
-    rescaled = _ThreadedMatrix((2.0 / scale) * matrix - sp.identity(matrix.shape[0]))
 
     def per_seed(row_dots):
         return np.add.reduceat(row_dots, starts) / (sizes * n_vectors)
@@ -717,13 +723,13 @@ def _kpm_moments(networks, matrix, scale, n_moments, n_vectors):
     half = n_moments // 2
     moments = np.empty((len(networks), n_moments))
     alpha_previous = start
-    alpha = rescaled @ start
+    alpha = (2.0 / scale) * (matrix @ start) - start
     mu0 = per_seed(np.einsum("ij,ij->i", start, start))
     mu1 = per_seed(np.einsum("ij,ij->i", alpha, start))
     moments[:, 0], moments[:, 1] = mu0, mu1
     for n in range(1, half):
         # mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1.
-        alpha_next, square, cross = rescaled.chebyshev_step(alpha, alpha_previous)
+        alpha_next, square, cross = matrix.chebyshev_step(alpha, alpha_previous, scale)
         moments[:, 2 * n] = 2.0 * per_seed(square) - mu0
         moments[:, 2 * n + 1] = 2.0 * per_seed(cross) - mu1
         alpha_previous, alpha = alpha, alpha_next
@@ -899,7 +905,7 @@ def _exact_mode_weights(network, lo, hi):
 def _kpm_mode_weights(network, lo, hi, n_vectors, n_moments):
     """Diagonal of the smoothed window projector, E[v * P v] over Rademacher vectors."""
     matrix = network.dynamical_matrix()
-    scale = _upper_bound(matrix)
+    scale = _upper_bound(_ThreadedMatrix(matrix), matrix.diagonal())
     start, _ = _random_vectors([network], n_vectors)
     # Chebyshev coefficients of the indicator of [x_lo, x_hi] (Weisse et al., Eq. (85)).
     theta_lo = np.arccos(np.clip(2.0 * lo**2 / scale - 1.0, -1.0, 1.0))
