@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import build_network, mode_weights, reduced_dos_of
+from ..spectrum import DEFAULT_SAMPLES
 from .plotdata import (
     FINITE_SIZE_MODES,
     boson_peak,
@@ -173,18 +174,21 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
             fractions=fractions,
             mean_coordination=mean,
         )
+        # The preview's one seed gets the random vectors each seed gets in the full
+        # average, not the many a lone seed would get by default: it must be cheap.
+        vectors = max(1, -(-DEFAULT_SAMPLES // (networks[0].n_nodes * len(networks))))
         if len(networks) > 1:
-            yield _with_dos(snapshot, networks[:1], complete=False)
-        snapshot = _with_dos(snapshot, networks, complete=True)
+            yield _with_dos(snapshot, networks[:1], vectors, complete=False)
+        snapshot = _with_dos(snapshot, networks, vectors, complete=True)
     if request.window is not None:
         low, high = request.window
         snapshot = replace(snapshot, weights=mode_weights(snapshot.network, low, high))
     yield snapshot
 
 
-def _with_dos(snapshot, networks, *, complete):
+def _with_dos(snapshot, networks, vectors, *, complete):
     """The snapshot with the reduced DOS of ``networks`` and its Boson peak."""
-    dos = reduced_dos_of(networks, moments=DOS_MOMENTS)
+    dos = reduced_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors)
     peak = boson_peak(
         dos.omega, dos.mean, dos.debye_level,
         omega_min=FINITE_SIZE_MODES * lowest_frequency(snapshot.network.size),
