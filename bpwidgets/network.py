@@ -70,6 +70,14 @@ class Network:
         Spring constants t.
     coordination : ndarray of int, shape (N,)
         Number of springs at each node, Z.
+
+    Examples
+    --------
+    >>> net = build_network(10, 0.2, connection="cutoff", spring="inverse", seed=1)
+    >>> net.n_nodes, bool(net.n_bonds == net.coordination.sum() // 2)
+    (100, True)
+    >>> bool((net.lengths <= 1.2 + 1e-9).all())
+    True
     """
 
     size: int
