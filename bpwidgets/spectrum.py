@@ -35,10 +35,12 @@ from .network import Network, build_network
 __all__ = [
     "CRYSTAL_DEBYE_LEVEL",
     "EXACT_MAX_NODES",
+    "LocalSpectrum",
     "ReducedDOS",
     "crystal_reduced_dos",
     "debye_level",
     "exact_frequencies",
+    "local_spectrum",
     "mode_weights",
     "reduced_dos",
     "reduced_dos_of",
@@ -64,8 +66,10 @@ LANCZOS_SEED = 0
 JACOBI_ALPHA, JACOBI_BETA = 0.5, 0.0
 #: Default frequency grid: points from 0 to the top of the spectrum.
 DEFAULT_GRID_POINTS = 401
-#: Networks up to this many nodes get exact mode weights (dense eigenvectors in a window).
-MODE_WEIGHTS_EXACT_MAX = 2_500
+#: Networks up to this many nodes get exact mode weights: dense eigenvectors cost ~0.5 s here.
+MODE_WEIGHTS_EXACT_MAX = 1_024
+#: Up to this many requested nodes, mode weights come from local moments (about 1 s at L = 60).
+MODE_WEIGHTS_LOCAL_MAX = 1_000
 
 
 #: Rows per thread below which a sparse product is not worth splitting.
@@ -848,7 +852,164 @@ def _cumulative(moment_rows, scale, omega):
 # --------------------------------------------------------------------------- where modes live
 
 
-def mode_weights(network: Network, omega_min, omega_max, *, method="auto", vectors=64, moments=128):
+@dataclass(frozen=True, eq=False)
+class LocalSpectrum:
+    """Chebyshev moments of chosen nodes' local densities of states.
+
+    Built once per network by :func:`local_spectrum`; every frequency window's
+    mode weights then cost one small matrix product.
+
+    Attributes
+    ----------
+    nodes : ndarray of int, shape (M,)
+        The nodes, in row order.
+    moments : ndarray, shape (M, K)
+        ``e_i^T T_n(H~) e_i`` over the non-zero modes, ``H~ = 2 H / scale - 1``.
+    scale : float
+        Upper bound of the eigenvalues used to rescale H.
+    n_nodes : int
+        Number of nodes N of the whole network.
+    """
+
+    nodes: np.ndarray
+    moments: np.ndarray
+    scale: float
+    n_nodes: int
+
+    def mode_weights(self, omega_min, omega_max) -> np.ndarray:
+        """Each node's share of the modes with omega_min <= omega <= omega_max.
+
+        The window's indicator is expanded in Chebyshev polynomials and damped
+        by the Jackson kernel (Weisse et al., Eqs. (71), (85)), so its edges are
+        smoothed over about ``pi sqrt(scale) / (2 K)`` in omega.
+
+        Parameters
+        ----------
+        omega_min, omega_max : float
+            The window, ``0 <= omega_min < omega_max``.
+
+        Returns
+        -------
+        ndarray, shape (M,)
+            ``sum_k |u_k(i)|^2 / N`` over the modes k in the window.
+
+        Examples
+        --------
+        >>> from bpwidgets import build_network
+        >>> net = build_network(3, 0.0, connection="nearest", spring="constant", seed=0)
+        >>> local_spectrum(net).mode_weights(1.0, 2.0).round(3)  # 4 of 9 modes, spread evenly
+        array([0.049, 0.049, 0.049, 0.049, 0.049, 0.049, 0.049, 0.049, 0.049])
+        """
+        lo, hi = _check_window(omega_min, omega_max)
+        coefficients = _window_coefficients(lo, hi, self.scale, self.moments.shape[1])
+        return np.clip(self.moments @ coefficients, 0.0, None) / self.n_nodes
+
+
+def _window_coefficients(lo, hi, scale, n_moments) -> np.ndarray:
+    """Jackson-damped Chebyshev coefficients of the indicator of lo <= omega <= hi.
+
+    In x = 2 omega^2 / scale - 1 = cos(theta): c_0 = (theta_lo - theta_hi) / pi and
+    c_n = 2 (sin n theta_lo - sin n theta_hi) / (n pi) (Weisse et al., Eq. (85)).
+    """
+    theta_lo = np.arccos(np.clip(2.0 * lo**2 / scale - 1.0, -1.0, 1.0))
+    theta_hi = np.arccos(np.clip(2.0 * hi**2 / scale - 1.0, -1.0, 1.0))
+    n = np.arange(1, n_moments)
+    coefficients = np.empty(n_moments)
+    coefficients[0] = (theta_lo - theta_hi) / np.pi
+    coefficients[1:] = 2.0 * (np.sin(n * theta_lo) - np.sin(n * theta_hi)) / (n * np.pi)
+    return coefficients * _jackson(n_moments)
+
+
+#: Chebyshev moments of the local spectra: window edges smoothed over ~0.08 in omega.
+LOCAL_MOMENTS = 64
+#: Most nodes one local_spectrum call takes: its cost grows as nodes x N.
+LOCAL_MAX_NODES = 10_000
+#: Columns per block of unit vectors, bounding memory to about this many entries.
+_LOCAL_BLOCK_ENTRIES = 2**24
+
+
+def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> LocalSpectrum:
+    """Local Chebyshev moments of chosen nodes, for fast mode weights in any window.
+
+    Deterministic: the moments ``e_i^T T_n(H~) e_i`` come from the Chebyshev
+    recursion started at each node's unit vector, two moments per sparse
+    product (Weisse et al., Eq. (34)); the zero mode of the node's cluster,
+    which contributes ``(-1)^n / |cluster|``, is removed exactly.
+
+    Parameters
+    ----------
+    network : Network
+    nodes : array_like of int, optional
+        The nodes (default: all). The cost grows as ``len(nodes) * N``; at most
+        ``LOCAL_MAX_NODES``.
+    moments : int, optional
+        Number K of moments.
+
+    Returns
+    -------
+    LocalSpectrum
+
+    Raises
+    ------
+    ValueError
+        For nodes outside the network or more than ``LOCAL_MAX_NODES`` of them.
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=0)
+    >>> corner = local_spectrum(net, nodes=range(10))
+    >>> corner.mode_weights(0.3, 0.7).shape
+    (10,)
+    """
+    chosen = np.arange(network.n_nodes) if nodes is None else np.asarray(nodes).ravel()
+    if chosen.dtype.kind not in "iu" and chosen.size:
+        raise ValueError("nodes must be integer node indices")
+    chosen = chosen.astype(int)
+    if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= network.n_nodes:
+        raise ValueError(f"nodes must be a non-empty set of indices 0 .. {network.n_nodes - 1}")
+    if chosen.size > LOCAL_MAX_NODES:
+        raise ValueError(
+            f"local_spectrum takes at most LOCAL_MAX_NODES = {LOCAL_MAX_NODES} nodes; "
+            f"got {chosen.size}: pass the nodes you want to see"
+        )
+    n_moments = _check_moments(moments)
+    matrix = network.dynamical_matrix()
+    threaded = _ThreadedMatrix(matrix)
+    scale = _upper_bound(threaded, matrix.diagonal())
+    _, labels = csgraph.connected_components(matrix, directed=False)
+    cluster_size = np.bincount(labels)[labels[chosen]]
+    block = max(1, _LOCAL_BLOCK_ENTRIES // network.n_nodes)
+    rows = [
+        _local_moments(threaded, chosen[k : k + block], scale, n_moments)
+        for k in range(0, chosen.size, block)
+    ]
+    local = np.concatenate(rows)
+    local -= (-1.0) ** np.arange(n_moments) / cluster_size[:, None]
+    return LocalSpectrum(nodes=chosen, moments=local, scale=scale, n_nodes=network.n_nodes)
+
+
+def _local_moments(matrix, nodes, scale, n_moments):
+    """Moments e_i^T T_n(H~) e_i of a block of nodes, by the doubled recursion."""
+    n_rows = matrix.shape[0]
+    start = np.zeros((n_rows, nodes.size))
+    start[nodes, np.arange(nodes.size)] = 1.0
+    moments = np.empty((nodes.size, n_moments))
+    previous = start
+    current = (2.0 / scale) * (matrix @ start) - start
+    moments[:, 0] = 1.0
+    moments[:, 1] = current[nodes, np.arange(nodes.size)]
+    for n in range(1, n_moments // 2):
+        # mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1, per column.
+        moments[:, 2 * n] = 2.0 * np.einsum("ij,ij->j", current, current) - moments[:, 0]
+        following = 2.0 * ((2.0 / scale) * (matrix @ current) - current) - previous
+        moments[:, 2 * n + 1] = 2.0 * np.einsum("ij,ij->j", following, current) - moments[:, 1]
+        previous, current = current, following
+    return moments
+
+
+def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="auto",
+                 moments=LOCAL_MOMENTS, vectors=64):
     """Each node's share of the vibrational modes with omega_min <= omega <= omega_max.
 
     Parameters
@@ -856,18 +1017,30 @@ def mode_weights(network: Network, omega_min, omega_max, *, method="auto", vecto
     network : Network
     omega_min, omega_max : float
         The frequency window, ``0 <= omega_min < omega_max``.
-    method : {"auto", "exact", "kpm"}, optional
-        ``"exact"``: dense eigenvectors in the window; ``"kpm"``: a stochastic
-        estimate of the diagonal of the window's (Jackson-smoothed) projector;
-        ``"auto"``: exact up to ``MODE_WEIGHTS_EXACT_MAX`` nodes.
-    vectors, moments : int, optional
-        Random vectors and Chebyshev moments of the ``"kpm"`` estimate.
+    nodes : array_like of int, optional
+        The nodes to report (default: all).
+    method : {"auto", "exact", "kpm", "stochastic"}, optional
+        ``"exact"``: dense eigenvectors (at most ``EXACT_MAX_NODES`` nodes);
+        ``"kpm"``: :func:`local_spectrum`, the Jackson-smoothed window's
+        projector on each node, deterministic, linear in N per node;
+        ``"stochastic"``: the same projector's diagonal estimated from
+        ``vectors`` random vectors for all nodes at once, linear in N but noisy
+        (relative error about ``1 / sqrt(vectors * N * w_i)``); ``"auto"``:
+        exact up to ``MODE_WEIGHTS_EXACT_MAX`` nodes, else kpm for up to
+        ``MODE_WEIGHTS_LOCAL_MAX`` nodes, else stochastic. For one network and
+        many windows, call :func:`local_spectrum` once and its ``mode_weights``
+        per window.
+    moments : int, optional
+        Chebyshev moments of the ``"kpm"`` and ``"stochastic"`` methods.
+    vectors : int, optional
+        Random vectors of the ``"stochastic"`` method.
 
     Returns
     -------
-    ndarray, shape (N,)
-        ``w_i = sum_k |u_k(i)|^2 / N`` over the modes k in the window; the sum over
-        nodes is the fraction of modes in the window. Zero modes are left out.
+    ndarray, shape (len(nodes),)
+        ``w_i = sum_k |u_k(i)|^2 / N`` over the modes k in the window; over all
+        nodes they sum to the fraction of modes in the window. Zero modes are
+        left out.
 
     Examples
     --------
@@ -876,19 +1049,33 @@ def mode_weights(network: Network, omega_min, omega_max, *, method="auto", vecto
     >>> mode_weights(net, 1.0, 2.0).round(4)  # the four modes at sqrt(3), evenly spread
     array([0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494])
     """
+    lo, hi = _check_window(omega_min, omega_max)
+    methods = ("auto", "exact", "kpm", "stochastic")
+    if method not in methods:
+        raise ValueError(f"method must be one of {', '.join(map(repr, methods))}; got {method!r}")
+    if method == "auto":
+        n_chosen = network.n_nodes if nodes is None else np.size(nodes)
+        if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX:
+            method = "exact"
+        else:
+            method = "kpm" if n_chosen <= MODE_WEIGHTS_LOCAL_MAX else "stochastic"
+    if method == "kpm":
+        return local_spectrum(network, nodes=nodes, moments=moments).mode_weights(lo, hi)
+    if method == "exact":
+        weights = _exact_mode_weights(network, lo, hi)
+    else:
+        weights = _stochastic_mode_weights(network, lo, hi, vectors, _check_moments(moments))
+    return weights if nodes is None else weights[np.asarray(nodes, dtype=int)]
+
+
+def _check_window(omega_min, omega_max):
     lo, hi = float(omega_min), float(omega_max)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo < hi):
         raise ValueError(
             f"the window needs 0 <= omega_min < omega_max; got omega_min={omega_min}, "
             f"omega_max={omega_max}"
         )
-    if method not in ("auto", "exact", "kpm"):
-        raise ValueError(f"method must be one of 'auto', 'exact', 'kpm'; got {method!r}")
-    if method == "auto":
-        method = "exact" if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX else "kpm"
-    if method == "exact":
-        return _exact_mode_weights(network, lo, hi)
-    return _kpm_mode_weights(network, lo, hi, vectors, moments)
+    return lo, hi
 
 
 def _exact_mode_weights(network, lo, hi):
@@ -906,24 +1093,19 @@ def _exact_mode_weights(network, lo, hi):
     return (modes[:, inside] ** 2).sum(axis=1) / network.n_nodes
 
 
-def _kpm_mode_weights(network, lo, hi, n_vectors, n_moments):
+def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):
     """Diagonal of the smoothed window projector, E[v * P v] over Rademacher vectors."""
+    if isinstance(n_vectors, bool) or not isinstance(n_vectors, numbers.Integral) or n_vectors < 1:
+        raise ValueError(f"vectors must be a positive integer; got {n_vectors!r}")
     matrix = network.dynamical_matrix()
-    scale = _upper_bound(_ThreadedMatrix(matrix), matrix.diagonal())
+    threaded = _ThreadedMatrix(matrix)
+    scale = _upper_bound(threaded, matrix.diagonal())
     start, _ = _random_vectors([network], n_vectors)
-    # Chebyshev coefficients of the indicator of [x_lo, x_hi] (Weisse et al., Eq. (85)).
-    theta_lo = np.arccos(np.clip(2.0 * lo**2 / scale - 1.0, -1.0, 1.0))
-    theta_hi = np.arccos(np.clip(2.0 * hi**2 / scale - 1.0, -1.0, 1.0))
-    n = np.arange(1, n_moments)
-    coefficients = np.empty(n_moments)
-    coefficients[0] = (theta_lo - theta_hi) / np.pi
-    coefficients[1:] = 2.0 * (np.sin(n * theta_lo) - np.sin(n * theta_hi)) / (n * np.pi)
-    coefficients *= _jackson(n_moments)
-    rescaled = _ThreadedMatrix((2.0 / scale) * matrix - sp.identity(network.n_nodes))
-    previous, current = start, rescaled @ start
+    coefficients = _window_coefficients(lo, hi, scale, n_moments)
+    previous, current = start, (2.0 / scale) * (threaded @ start) - start
     projected = coefficients[0] * previous + coefficients[1] * current
     for c in coefficients[2:]:
-        previous, current = current, 2.0 * (rescaled @ current) - previous
+        previous, current = current, 2.0 * ((2.0 / scale) * (threaded @ current) - current) - previous
         projected += c * current
     weights = np.einsum("ij,ij->i", start, projected) / n_vectors
     return np.clip(weights, 0.0, None) / network.n_nodes

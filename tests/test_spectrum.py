@@ -13,10 +13,12 @@ from bpwidgets import (
     crystal_reduced_dos,
     debye_level,
     exact_frequencies,
+    local_spectrum,
     mode_weights,
     reduced_dos,
     reduced_dos_of,
     stiffness_tensor,
+    toy_network,
 )
 
 #: Issue 2: the fast crystal DOS within 2 % of the closed form for 0.1 <= omega <= 1.8.
@@ -293,12 +295,58 @@ def test_mode_weights_exact_sum_to_the_fraction_of_modes():
     assert np.all(weights >= 0)
 
 
-def test_mode_weights_fast_follow_the_exact_ones():
+@pytest.mark.parametrize("delta, window", [(0.3, (0.3, 0.7)), (0.1, (1.0, 2.0)), (0.0, (0.5, 1.5))])
+def test_local_kpm_weights_follow_the_exact_ones(delta, window):
+    net = build_network(30, delta, connection="cutoff", spring="inverse", seed=3)
+    exact = mode_weights(net, *window, method="exact")
+    fast = mode_weights(net, *window, method="kpm", moments=256)
+    # The window's edges are smoothed over ~0.02 in omega: totals agree to a few %.
+    assert fast.sum() == pytest.approx(exact.sum(), rel=0.03)
+    if exact.std() > 1e-3 * exact.mean():  # disordered: the pattern over nodes matters
+        assert np.corrcoef(exact, fast)[0, 1] > 0.97
+    else:  # the crystal spreads every mode evenly
+        np.testing.assert_allclose(fast, fast.mean(), rtol=1e-9)
+
+
+def test_stochastic_weights_are_unbiased_on_average():
     net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=3)
     exact = mode_weights(net, 1.0, 2.0, method="exact")
-    fast = mode_weights(net, 1.0, 2.0, method="kpm", vectors=256, moments=128)
-    assert fast.sum() == pytest.approx(exact.sum(), rel=0.05)
-    assert np.corrcoef(exact, fast)[0, 1] > 0.6
+    noisy = mode_weights(net, 1.0, 2.0, method="stochastic", vectors=256, moments=256)
+    assert noisy.sum() == pytest.approx(exact.sum(), rel=0.03)
+    assert np.corrcoef(exact, noisy)[0, 1] > 0.6
+
+
+def test_mode_weights_auto_choice_matches_the_methods():
+    net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=5)
+    corner = np.arange(20)
+    np.testing.assert_allclose(
+        mode_weights(net, 0.3, 0.7, nodes=corner),
+        mode_weights(net, 0.3, 0.7, nodes=corner, method="kpm"),
+    )
+
+
+def test_local_spectrum_serves_any_window_and_chosen_nodes():
+    net = build_network(30, 0.3, connection="cutoff", spring="inverse", seed=4)
+    everywhere = local_spectrum(net)
+    corner = local_spectrum(net, nodes=[0, 31, 899])
+    np.testing.assert_allclose(corner.mode_weights(0.2, 0.9), everywhere.mode_weights(0.2, 0.9)[[0, 31, 899]])
+    np.testing.assert_allclose(
+        mode_weights(net, 0.2, 0.9, nodes=[0, 31, 899], method="kpm"), corner.mode_weights(0.2, 0.9)
+    )
+    # All modes: every node's weight is 1/N (the zero mode of the cluster is left out).
+    total = everywhere.mode_weights(0.0, 10.0).sum()
+    assert total == pytest.approx(1 - 1 / net.n_nodes, rel=1e-6)
+    with pytest.raises(ValueError, match="nodes"):
+        local_spectrum(net, nodes=[900])
+
+
+def test_local_spectrum_removes_zero_modes_of_isolated_clusters():
+    """A node with no spring carries no non-zero mode; the rest match the exact weights."""
+    net = toy_network(remove=[(4, 1), (4, 3), (4, 5), (4, 7)])
+    assert net.coordination[4] == 0
+    fast = local_spectrum(net, moments=512).mode_weights(0.0, 10.0)
+    assert fast[4] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(fast, mode_weights(net, 0.0, 10.0, method="exact"), atol=1e-9)
 
 
 # ----------------------------------------------------------------- bad input
