@@ -7,5 +7,6 @@ computation from :mod:`bpwidgets.app.state`.
 """
 
 from .dashboard import Controls, Dashboard
+from .toy_panel import ToyModel
 
-__all__ = ["Controls", "Dashboard"]
+__all__ = ["Controls", "Dashboard", "ToyModel"]
