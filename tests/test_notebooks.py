@@ -1,0 +1,175 @@
+"""The figure notebooks run top to bottom, and the numbers they print say what their text says.
+
+Each notebook is executed with nbclient on a copy in a temporary directory; its
+figures go to a temporary assets directory (``BPWIDGETS_ASSETS``), so the
+committed notebooks and images are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+
+from bpwidgets.paper import parse_numbers_table
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+#: Seconds a notebook may run: fig2 computes 250 000-node networks.
+TIMEOUT = 600
+#: Mean Z of the cutoff networks, as the notebooks' text quotes it (two decimals).
+QUOTED_MEAN_Z = {0.1: 3.21, 0.2: 3.76, 0.3: 4.31}
+
+_executed = {}
+
+
+def _run(name, tmp_path_factory, monkeypatch_env):
+    """Execute ``notebooks/<name>`` in a temporary copy; its outputs and saved images."""
+    if name not in _executed:
+        work = tmp_path_factory.mktemp(name.removesuffix(".ipynb"))
+        assets = work / "assets"
+        shutil.copy(NOTEBOOKS / name, work / name)
+        notebook = nbformat.read(work / name, as_version=4)
+        with monkeypatch_env() as env:
+            env.setenv("BPWIDGETS_ASSETS", str(assets))
+            NotebookClient(notebook, timeout=TIMEOUT, kernel_name="python3",
+                           resources={"metadata": {"path": str(work)}}).execute()
+        text = "\n".join(
+            output.get("text", "")
+            for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", ()) if output.get("output_type") == "stream"
+        )
+        images = sum(
+            "image/png" in output.get("data", {})
+            for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", ())
+        )
+        _executed[name] = dict(text=text, assets=assets, images=images, notebook=notebook)
+    return _executed[name]
+
+
+@pytest.fixture
+def run(tmp_path_factory):
+    return lambda name: _run(name, tmp_path_factory, pytest.MonkeyPatch.context)
+
+
+def _rows(text, **match):
+    rows = parse_numbers_table(text)
+    return [r for r in rows if all(r[k] == v for k, v in match.items())]
+
+
+def test_every_figure_notebook_is_tested():
+    tested = {"fig1_networks.ipynb", "fig2_reduced_dos.ipynb", "fig3_coordination.ipynb",
+              "fig4_constant_springs_and_toy.ipynb", "toy_model.ipynb", "dashboard.ipynb"}
+    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} <= tested
+
+
+def test_committed_notebooks_carry_their_outputs():
+    """They must read on GitHub without a kernel: every figure shown as a PNG."""
+    for name in ("fig1_networks.ipynb", "fig2_reduced_dos.ipynb", "fig3_coordination.ipynb",
+                 "fig4_constant_springs_and_toy.ipynb"):
+        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert all(cell.get("outputs") or "def show" in cell.source for cell in code), name
+        assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), name
+        assert not any(o.get("output_type") == "error" for c in code for o in c.outputs), name
+
+
+def test_fig1_networks(run):
+    result = run("fig1_networks.ipynb")
+    assert (result["assets"] / "fig1_networks.png").stat().st_size > 10_000
+    assert result["images"] == 1
+    nearest, cutoff = re.findall(r"mean Z = ([\d.]+)", result["text"])
+    assert float(nearest) == 4.0
+    assert float(cutoff) != 4.0
+    assert re.search(r"nearest +Z: 4: 400;", result["text"])
+
+
+def test_fig2_reduced_dos(run):
+    result = run("fig2_reduced_dos.ipynb")
+    for image in ("fig2_reduced_dos.png", "fig2_reduced_dos_L500.png"):
+        assert (result["assets"] / image).stat().st_size > 10_000
+    text = result["text"]
+    for size in (60, 500):
+        nearest = _rows(text, L=size, springs="nearest")
+        cutoff = [r for r in _rows(text, L=size, springs="cutoff") if r["delta"] > 0]
+        assert len(nearest) == (4 if size == 60 else 3) and len(cutoff) == 3
+        # "within about 4 % of the Debye level ... no Boson peak"; Van Hove at 2.0.
+        for row in nearest:
+            assert 0.96 <= row["low-omega ratio min"] <= row["low-omega ratio max"] <= 1.04
+            assert row["peak omega"] is None
+            assert row["Van Hove omega"] == pytest.approx(2.0, abs=0.02)
+        for row in cutoff:
+            assert row["mean Z"] == pytest.approx(QUOTED_MEAN_Z[row["delta"]], abs=0.005)
+            assert row["low-omega ratio min"] > 1.05
+        if size == 60:
+            # "peaks at omega ~ 0.4 (0.40 to 0.44), about 17 to 20 % above Debye,
+            # from omega ~ 0.13 up to 0.7-1.0".
+            for row in cutoff:
+                assert 0.39 <= row["peak omega"] <= 0.45
+                assert 16 <= row["peak excess %"] <= 21
+                assert row["excess from"] == pytest.approx(0.13, abs=0.02)
+                assert 0.65 <= row["excess to"] <= 1.0
+            # "omega ~ 1.9 at delta = 0.1, 2.3-2.4 at 0.2 and 2.6 at 0.3".
+            van_hove = [row["Van Hove omega"] for row in cutoff]
+            assert van_hove[0] == pytest.approx(1.9, abs=0.05)
+            assert 2.3 <= van_hove[1] <= 2.4
+            assert van_hove[2] == pytest.approx(2.6, abs=0.05)
+        else:
+            # "peaking at omega ~ 0.43-0.47, about 19-20 % above Debye, ending near 0.9-1.1".
+            for row in cutoff:
+                assert 0.42 <= row["peak omega"] <= 0.48
+                assert 18.5 <= row["peak excess %"] <= 21
+                assert 0.85 <= row["excess to"] <= 1.1
+    # "at most 1.5 % higher for delta = 0.1 and 4 % for 0.2, but 9 % for 0.3 near omega = 1".
+    ratios = re.findall(r"curve for 0.2 <= omega <= 1: ([\d.]+) to ([\d.]+)", text)
+    assert len(ratios) == 3
+    for (low, high), quoted in zip(ratios, (1.015, 1.04, 1.095)):
+        assert 1.0 <= float(low) <= float(high) <= quoted
+    assert float(ratios[2][1]) > 1.08
+
+
+def test_fig3_coordination(run):
+    result = run("fig3_coordination.ipynb")
+    assert (result["assets"] / "fig3_coordination.png").stat().st_size > 10_000
+    found = re.findall(r"delta = ([\d.]+): mean Z = ([\d.]+), most common Z = (\d)", result["text"])
+    assert [float(d) for d, _, _ in found] == [0.1, 0.2, 0.3]
+    for delta, mean, mode in found:
+        assert float(mean) == pytest.approx(QUOTED_MEAN_Z[float(delta)], abs=0.005)
+        # "The peak is at Z = 4 for delta = 0.2 and 0.3, but not at delta = 0.1: there it is 3."
+        assert int(mode) == (3 if float(delta) == 0.1 else 4)
+
+
+def test_fig4_constant_springs_and_toy(run):
+    result = run("fig4_constant_springs_and_toy.ipynb")
+    assert (result["assets"] / "fig4_constant_springs_and_toy.png").stat().st_size > 10_000
+    text = result["text"]
+    constant = [r for r in _rows(text, L=60, t="constant") if r["delta"] > 0]
+    inverse = [r for r in _rows(text, L=60, t="inverse") if r["delta"] > 0]
+    assert len(constant) == len(inverse) == 3
+    for c, i in zip(constant, inverse):
+        # "peaks at omega ~ 0.4 (0.39 to 0.44) ... 17 to 20 % above Debye,
+        # within 0.02 in position and 1 percentage point in height of the t = 1/r networks".
+        assert 0.38 <= c["peak omega"] <= 0.45
+        assert 16 <= c["peak excess %"] <= 21
+        assert abs(c["peak omega"] - i["peak omega"]) <= 0.02
+        assert abs(c["peak excess %"] - i["peak excess %"]) <= 1.0
+    # "adding ... omega = 2 and sqrt(7); removing ... sqrt(2) and sqrt(5)".
+    new = [np.array(m.split(), dtype=float) for m in re.findall(r"new poles \[([^\]]+)\]", text)]
+    np.testing.assert_allclose(new[0], np.sqrt([4, 7]), atol=1e-4)
+    np.testing.assert_allclose(new[1], np.sqrt([2, 5]), atol=1e-4)
+    crystal = re.search(r"crystal poles: \[([^\]]+)\]", text).group(1).split()
+    np.testing.assert_allclose(np.array(crystal, dtype=float), np.sqrt([3, 6]), atol=1e-4)
+    # "The nodes whose Z did not change respond at the new poles too."
+    for heights in re.findall(r"unchanged nodes at the new poles: \[([^\]]+)\]", text):
+        assert all(float(h) > 1.0 for h in heights.split(","))
+
+
+def test_toy_model_notebook_shows_the_widget(run):
+    result = run("toy_model.ipynb")
+    outputs = [o for c in result["notebook"].cells if c.cell_type == "code" for o in c.outputs]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
