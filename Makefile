@@ -11,14 +11,16 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: help venv app chromium test bench clean
+.PHONY: help venv app class chromium test bench load-class clean
 
 help:
 	@echo "make venv      create $(VENV) and install bpwidgets with its [test] extra"
 	@echo "make app       serve the dashboard with Voila on 127.0.0.1"
+	@echo "make class     serve it for a class (idle kernels culled, voila-class.json)"
 	@echo "make chromium  install Debian's chromium (for browser tests) if missing"
 	@echo "make test      run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make bench     run every benchmarks/bench_*.py"
+	@echo "make load-class  30 simultaneous browser sessions against a local server"
 	@echo "make clean     remove $(VENV) and artifacts/"
 
 venv: $(STAMP)
@@ -32,6 +34,12 @@ $(STAMP): pyproject.toml | $(VPY)
 
 app: venv
 	$(VPY) -m bpwidgets.serve
+
+class: venv
+	$(VPY) -m bpwidgets.serve --class
+
+load-class: venv chromium
+	$(VPY) benchmarks/load_class.py
 
 chromium:
 	@if [ -x $(CHROMIUM) ]; then \
