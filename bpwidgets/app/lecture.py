@@ -1,0 +1,127 @@
+"""The lecture-hall controls: presets, play, projector mode, export, link, summary.
+
+:class:`LectureTools` only builds and labels the widgets; the dashboard wires
+them (``dashboard.py``), so every connection between widgets is made in one place.
+"""
+
+from __future__ import annotations
+
+from ipywidgets import HTML, Button, HBox, Layout, Play, Text, ToggleButton, VBox
+
+from .presets import PRESETS
+
+__all__ = [
+    "PLAY_DELTA_MAX",
+    "PLAY_INTERVAL_MS",
+    "PLAY_MAX_SEEDS",
+    "PLAY_MAX_SIZE",
+    "PLAY_STEP",
+    "PROJECTOR_CSS",
+    "LectureTools",
+]
+
+#: Play sweeps delta from 0 to this value (the paper's range, 0 to 0.3, and a bit beyond).
+PLAY_DELTA_MAX = 0.4
+#: Delta step of one frame (two slider steps: 21 frames from 0 to 0.4).
+PLAY_STEP = 0.02
+#: Milliseconds between frames: a 60 x 60 grid with three networks takes about 0.35 s
+#: on one core, so every frame is a real computation with room for drawing.
+PLAY_INTERVAL_MS = 700
+#: While playing the grid is at most this size and at most this many networks are
+#: averaged, so frames keep up; pausing computes the full request.
+PLAY_MAX_SIZE = 60
+PLAY_MAX_SEEDS = 3
+#: Projector mode for everything outside the bqplot figures (their styles are traits).
+PROJECTOR_CSS = """<style>
+.bp-projector .widget-label, .bp-projector .widget-readout, .bp-projector .widget-button,
+.bp-projector .widget-toggle-button, .bp-projector .widget-text input,
+.bp-projector .bp-legend, .bp-projector .bp-status, .bp-projector .bp-summary,
+.bp-projector .bp-peak, .bp-projector .bp-downloads, .bp-projector .bp-play-note
+{ font-size: 18px !important; }
+.bp-projector .bqplot .axislabel { font-size: 22px !important; }
+.bp-projector .bp-summary { font-weight: bold; color: #000; }
+.bp-dashboard :focus-visible { outline: 3px solid #0072B2; outline-offset: 1px; }
+</style>"""
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
+
+
+class LectureTools(VBox):
+    """Widgets for teaching with the dashboard, each labelled for keyboard and screen readers.
+
+    Attributes
+    ----------
+    presets : dict of str -> ipywidgets.Button
+        One button per :data:`~bpwidgets.app.presets.PRESETS` entry.
+    play : ipywidgets.Play
+        Frame counter: frame ``k`` shows delta = ``k * PLAY_STEP``.
+    step : ipywidgets.Button
+        Advances delta by one frame (wraps to 0 after ``PLAY_DELTA_MAX``).
+    projector : ipywidgets.ToggleButton
+    prepare_export : ipywidgets.Button
+    downloads : ipywidgets.HTML
+        The download links, filled by ``prepare_export``.
+    link : ipywidgets.Text
+        The URL of the current state, to copy.
+    link_anchor : ipywidgets.HTML
+        The same link, to open.
+    notice : ipywidgets.HTML
+        Messages about the page's URL query (refused values).
+    """
+
+    def __init__(self):
+        style = {"description_width": "10em"}
+        self.presets = {
+            name: Button(description=name, tooltip=f"{name}: {preset.description}",
+                         layout=Layout(width="auto"))
+            for name, preset in PRESETS.items()
+        }
+        for name, button in self.presets.items():
+            button.add_class("bp-preset")
+            button.add_class(f"bp-preset-{_slug(name)}")
+        self.play = Play(
+            value=0, min=0, max=round(PLAY_DELTA_MAX / PLAY_STEP), step=1,
+            interval=PLAY_INTERVAL_MS, repeat=False, show_repeat=False,
+            description="play δ", tooltip=f"sweep δ from 0 to {PLAY_DELTA_MAX}", style=style,
+        )
+        self.step = Button(description="step δ", icon="step-forward",
+                           tooltip=f"increase δ by {PLAY_STEP}", layout=Layout(width="auto"))
+        self.play_note = HTML(
+            f'<span class="bp-play-note">while playing: L ≤ {PLAY_MAX_SIZE}, '
+            f"≤ {PLAY_MAX_SEEDS} networks</span>"
+        )
+        self.projector = ToggleButton(
+            description="projector mode", icon="television",
+            tooltip="large text, thick lines, high contrast",
+        )
+        self.prepare_export = Button(
+            description="prepare downloads", icon="download",
+            tooltip="render the panels (PNG, SVG, PDF) and the data (CSV, NPZ) for download",
+            layout=Layout(width="auto"),
+        )
+        self.downloads = HTML()
+        self.link = Text(description="link to this view", style=style,
+                         layout=Layout(width="29em"), tooltip="copy this URL to share the view")
+        self.link_anchor = HTML()
+        self.notice = HTML()
+        self.css = HTML(PROJECTOR_CSS)
+        for name in ("play", "step", "projector", "prepare_export", "downloads", "link",
+                     "link_anchor", "notice"):
+            getattr(self, name).add_class(f"bp-{name.replace('_', '-')}")
+        preset_label = HTML('<span class="widget-label" style="width:10em">presets</span>')
+        super().__init__(
+            [
+                self.notice,
+                HBox([preset_label, *self.presets.values()]),
+                HBox([self.play, self.step]),
+                self.play_note,
+                HBox([self.projector, self.prepare_export]),
+                self.downloads,
+                self.link,
+                self.link_anchor,
+                self.css,
+            ]
+        )
+        self.add_class("bp-lecture")
