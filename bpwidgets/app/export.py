@@ -1,0 +1,234 @@
+"""Export what the dashboard shows: figures (PNG, SVG, PDF) and data (CSV, NPZ).
+
+Everything is rendered on the kernel side from the :class:`~bpwidgets.app.state.Snapshot`
+the panels draw and the pinned references, so a file holds exactly what the page
+shows. Figures are drawn by :func:`bpwidgets.figures.dashboard_figure` with
+matplotlib (imported only when a figure is asked for); the data files need numpy
+alone. :func:`download_links` wraps the files
+as ``data:`` links that a browser saves with one click.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import platform
+from dataclasses import asdict
+from importlib import metadata
+
+import numpy as np
+
+from .. import crystal_reduced_dos
+from .plotdata import align_histograms, result_summary
+
+__all__ = [
+    "CSV_COLUMNS",
+    "FIGURE_FORMATS",
+    "MIME_TYPES",
+    "data_csv",
+    "data_npz",
+    "download_links",
+    "export_files",
+    "figure_bytes",
+    "file_stem",
+    "package_versions",
+]
+
+#: Columns of the CSV: one row per point of every curve and every histogram bar.
+CSV_COLUMNS = ("quantity", "curve", "seed", "x", "y")
+#: Figure formats matplotlib writes, in the order of the download links.
+FIGURE_FORMATS = ("png", "svg", "pdf")
+MIME_TYPES = {
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "npz": "application/octet-stream",
+}
+#: Packages whose versions are written into the data files.
+_PACKAGES = ("bpwidgets", "numpy", "scipy", "ipywidgets", "bqplot", "voila", "matplotlib")
+#: Resolution of the PNG: sharp on a projector, a few hundred kB.
+_PNG_DPI = 110
+#: Projector mode: default text and line sizes of the exported figure this many times larger.
+_PROJECTOR_SCALE = 1.5
+
+
+def package_versions() -> dict:
+    """Versions of Python and of the packages behind a result (absent ones omitted)."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def file_stem(snapshot) -> str:
+    """File name without extension, naming the parameters: ``bpwidgets-cutoff-inverse-L60-d0.30``."""
+    p = snapshot.request.parameters
+    return f"bpwidgets-{p.connection}-{p.spring}-L{p.size}-d{p.delta:.2f}"
+
+
+def _metadata(snapshot) -> dict:
+    p = snapshot.request.parameters
+    peak = snapshot.peak
+    return {
+        "parameters": asdict(p),
+        "seeds": [int(s) for s in snapshot.dos.seeds],
+        "debye_level": float(snapshot.dos.debye_level),
+        "mean_coordination": float(snapshot.mean_coordination),
+        "boson_peak_omega": None if peak is None else peak.omega,
+        "boson_peak_excess": None if peak is None else peak.excess,
+        "summary": result_summary(snapshot.mean_coordination, peak),
+        "window": None if snapshot.request.window is None else list(snapshot.request.window),
+        "versions": package_versions(),
+    }
+
+
+def data_csv(snapshot, pins=()) -> str:
+    """Every curve and histogram the panels show, as one tidy CSV table.
+
+    ``#`` lines first carry the parameters, seeds, Debye level, mean Z and package
+    versions (as JSON values). Then a table with :data:`CSV_COLUMNS`: ``quantity``
+    is ``reduced_dos``, ``crystal_reduced_dos`` or ``coordination_fraction``;
+    ``curve`` is ``mean``, ``seed`` (with its ``seed``), ``crystal``, ``live`` or
+    ``pinned: <label>``; ``x`` is omega or Z. Floats are written exactly (``repr``).
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        The result the panels show.
+    pins : sequence of dict
+        The dashboard's pinned references (label, omega, mean, z, fractions).
+    """
+    out = io.StringIO()
+    out.write("# bpwidgets dashboard export\n")
+    for key, value in _metadata(snapshot).items():
+        out.write(f"# {key}: {json.dumps(value, ensure_ascii=False)}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    dos = snapshot.dos
+    omega = np.asarray(dos.omega)
+
+    def rows(quantity, curve, seed, x, y):
+        writer.writerows((quantity, curve, seed, repr(float(a)), repr(float(b)))
+                         for a, b in zip(x, y))
+
+    rows("reduced_dos", "mean", "", omega, dos.mean)
+    for seed, curve in zip(dos.seeds, np.atleast_2d(dos.per_seed)):
+        rows("reduced_dos", "seed", int(seed), omega, curve)
+    rows("crystal_reduced_dos", "crystal", "", omega, crystal_reduced_dos(omega))
+    rows("coordination_fraction", "live", "", snapshot.coordination, snapshot.fractions)
+    for pin in pins:
+        rows("reduced_dos", f"pinned: {pin['label']}", "", pin["omega"], pin["mean"])
+        rows("coordination_fraction", f"pinned: {pin['label']}", "", pin["z"], pin["fractions"])
+    return out.getvalue()
+
+
+def data_npz(snapshot, pins=()) -> bytes:
+    """The same data as :func:`data_csv` as a compressed ``.npz`` archive.
+
+    Arrays: ``omega``, ``reduced_dos_mean``, ``reduced_dos_per_seed`` (seeds x omega),
+    ``seeds``, ``debye_level``, ``crystal_reduced_dos``, ``coordination``,
+    ``coordination_fraction``, ``mean_coordination``; the pins as
+    ``pinned_labels``, ``pinned_omega`` and ``pinned_reduced_dos`` (rows padded
+    with NaN), ``pinned_coordination`` and ``pinned_coordination_fraction``; and
+    ``metadata``, a JSON string with the parameters and package versions.
+    """
+    dos = snapshot.dos
+    width = max([len(pin["omega"]) for pin in pins], default=0)
+    pinned_omega = np.full((len(pins), width), np.nan)
+    pinned_mean = np.full((len(pins), width), np.nan)
+    for row, pin in enumerate(pins):
+        pinned_omega[row, : len(pin["omega"])] = pin["omega"]
+        pinned_mean[row, : len(pin["mean"])] = pin["mean"]
+    pinned_z, pinned_fractions = align_histograms([(pin["z"], pin["fractions"]) for pin in pins])
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        omega=np.asarray(dos.omega),
+        reduced_dos_mean=np.asarray(dos.mean),
+        reduced_dos_per_seed=np.atleast_2d(dos.per_seed),
+        seeds=np.asarray(dos.seeds, dtype=int),
+        debye_level=np.float64(dos.debye_level),
+        crystal_reduced_dos=crystal_reduced_dos(np.asarray(dos.omega)),
+        coordination=np.asarray(snapshot.coordination),
+        coordination_fraction=np.asarray(snapshot.fractions),
+        mean_coordination=np.float64(snapshot.mean_coordination),
+        pinned_labels=np.array([pin["label"] for pin in pins], dtype=str),
+        pinned_omega=pinned_omega,
+        pinned_reduced_dos=pinned_mean,
+        pinned_coordination=pinned_z,
+        pinned_coordination_fraction=pinned_fractions,
+        metadata=np.array(json.dumps(_metadata(snapshot), ensure_ascii=False)),
+    )
+    return buffer.getvalue()
+
+
+def figure_bytes(snapshot, pins=(), fmt="png", *, projector=False) -> bytes:
+    """The three panels drawn by matplotlib, as a PNG, SVG or PDF file.
+
+    Raises
+    ------
+    ValueError
+        For a format not in :data:`FIGURE_FORMATS`.
+    ImportError
+        When matplotlib is not installed.
+    """
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"format must be one of {FIGURE_FORMATS}, not {fmt!r}")
+    from matplotlib import rc_context
+
+    figure = _dashboard_figure(snapshot, pins, projector=projector)
+    buffer = io.BytesIO()
+    # Text stays text in the SVG (searchable, selectable), not outlines.
+    with rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format=fmt, dpi=_PNG_DPI)
+    return buffer.getvalue()
+
+
+def _dashboard_figure(snapshot, pins, *, projector):
+    """The panels as a matplotlib Figure (``bpwidgets.figures.dashboard_figure``)."""
+    from matplotlib import rc_context
+
+    from ..figures import dashboard_figure
+
+    scale = _PROJECTOR_SCALE if projector else 1.0
+    with rc_context({"font.size": 10 * scale, "axes.titlesize": 11 * scale,
+                     "axes.labelsize": 10 * scale, "lines.linewidth": 1.5 * scale}):
+        return dashboard_figure(
+            snapshot.view, snapshot.dos, snapshot.peak, snapshot.coordination,
+            snapshot.fractions, snapshot.mean_coordination, pins,
+            node_coordination=snapshot.network.coordination,
+            title=result_summary(snapshot.mean_coordination, snapshot.peak),
+        )
+
+
+def export_files(snapshot, pins=(), *, projector=False, figures=True) -> dict:
+    """Every export as ``{file name: bytes}``: the figures (if asked) and the data."""
+    stem = file_stem(snapshot)
+    files = {}
+    if figures:
+        for fmt in FIGURE_FORMATS:
+            files[f"{stem}.{fmt}"] = figure_bytes(snapshot, pins, fmt, projector=projector)
+    files[f"{stem}.csv"] = data_csv(snapshot, pins).encode("utf-8")
+    files[f"{stem}.npz"] = data_npz(snapshot, pins)
+    return files
+
+
+def download_links(files: dict) -> str:
+    """HTML with one ``<a download>`` link per file, its content inlined as a data URL."""
+    links = []
+    for name, content in files.items():
+        extension = name.rsplit(".", 1)[-1]
+        encoded = base64.b64encode(content).decode("ascii")
+        links.append(
+            f'<a class="bp-download bp-download-{extension}" download="{html.escape(name)}" '
+            f'href="data:{MIME_TYPES[extension]};base64,{encoded}" '
+            f'style="margin-right:1em">{extension.upper()}</a>'
+        )
+    return f'<div class="bp-downloads">Download: {"".join(links)}</div>'

@@ -1,0 +1,180 @@
+"""Shareable state: the page's URL query <-> the dashboard's parameters.
+
+``?delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10`` opens the
+dashboard in that state. :func:`parse_query` never raises: a bad value is
+replaced by its default and explained in a message, so a mistyped link still
+opens a working page. :func:`state_query` writes the query back, and
+:func:`page_link` joins it to the page's address as Voila reports it to the
+kernel (environment variables set per request, see ``voila/handler.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .state import Parameters
+
+__all__ = ["QUERY_KEYS", "page_link", "page_url", "parse_query", "request_query", "state_query"]
+
+#: Query key -> (Parameters field, type, lowest, highest). Bounds are the controls' own.
+QUERY_KEYS = {
+    "delta": ("delta", float, 0.0, 0.5),
+    "size": ("size", int, 10, 300),
+    "seeds": ("n_seeds", int, 1, 20),
+    "seed": ("first_seed", int, 0, 10**9),
+}
+#: Keys naming one of a few choices.
+_CHOICES = {"connection": ("nearest", "cutoff"), "spring": ("inverse", "constant")}
+#: Steps of the sliders: a value between steps could not be shown by them.
+_STEPS = {"delta": 0.01, "size": 10}
+#: Query keys that Voila itself reads (template and theme overrides): not ours, not errors.
+_VOILA_KEYS = ("template", "theme", "voila-template", "voila-theme", "token")
+_DEFAULTS = Parameters()
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_query(query: str, defaults: Parameters = _DEFAULTS):
+    """Parameters and options from a URL query string; bad values fall back to defaults.
+
+    Parameters
+    ----------
+    query : str
+        The query, with or without its leading ``?``.
+    defaults : Parameters
+        Used for every key absent or refused.
+
+    Returns
+    -------
+    parameters : Parameters
+    projector : bool
+        ``projector=1`` opens the page in projector mode.
+    messages : list of str
+        One per refused or unknown key, saying what was used instead.
+
+    Examples
+    --------
+    >>> parameters, projector, messages = parse_query("delta=0.25&size=80&spring=constant")
+    >>> parameters.delta, parameters.size, parameters.spring, projector, messages
+    (0.25, 80, 'constant', False, [])
+    >>> parameters, _, messages = parse_query("?delta=big&seeds=3")
+    >>> parameters.delta, parameters.n_seeds
+    (0.3, 3)
+    >>> messages
+    ['delta=big is not a number from 0.0 to 0.5 in steps of 0.01: using 0.3']
+    """
+    values = {}
+    projector = False
+    messages = []
+    for key, text in parse_qsl(query.lstrip("?"), keep_blank_values=True):
+        if key in QUERY_KEYS:
+            name, kind, low, high = QUERY_KEYS[key]
+            default = getattr(defaults, name)
+            value = _number(text, kind, low, high, _STEPS.get(key))
+            if value is None:
+                what = "an integer" if kind is int else "a number"
+                step = f" in steps of {_STEPS[key]}" if key in _STEPS else ""
+                messages.append(
+                    f"{key}={text} is not {what} from {low} to {high}{step}: using {default}"
+                )
+            else:
+                values[name] = value
+        elif key in _CHOICES:
+            if text in _CHOICES[key]:
+                values[key] = text
+            else:
+                options = " or ".join(_CHOICES[key])
+                messages.append(
+                    f"{key}={text} is not {options}: using {getattr(defaults, key)}"
+                )
+        elif key == "projector":
+            if text.lower() in _TRUE + _FALSE:
+                projector = text.lower() in _TRUE
+            else:
+                messages.append(f"projector={text} is not 1 or 0: projector mode off")
+        elif key not in _VOILA_KEYS:
+            messages.append(f"unknown parameter {key!r} ignored")
+    return replace(defaults, **values), projector, messages
+
+
+def _number(text, kind, low, high, step):
+    """``text`` as a ``kind`` within [low, high] on the slider's steps, or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not (low <= value <= high):  # also refuses nan
+        return None
+    if step is not None:
+        steps = value / step
+        if abs(steps - round(steps)) > 1e-6:
+            return None
+        value = round(steps) * step
+    if kind is int:
+        if value != int(value):
+            return None
+        return int(value)
+    return round(value, 6)
+
+
+def state_query(parameters: Parameters, *, projector: bool = False) -> str:
+    """The query string that opens the dashboard with ``parameters`` (no leading ``?``).
+
+    Examples
+    --------
+    >>> state_query(Parameters(delta=0.25, size=80, spring="constant"))
+    'delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10&seed=0'
+    """
+    items = [
+        ("delta", f"{parameters.delta:g}"),
+        ("size", parameters.size),
+        ("connection", parameters.connection),
+        ("spring", parameters.spring),
+        ("seeds", parameters.n_seeds),
+        ("seed", parameters.first_seed),
+    ]
+    if projector:
+        items.append(("projector", 1))
+    return urlencode(items)
+
+
+def page_url(environ=None) -> str:
+    """The page's address without its query, from what Voila tells the kernel.
+
+    Voila sets ``VOILA_REQUEST_URL`` (the full URL) for a kernel it starts for a
+    request; a preheated kernel gets ``SERVER_NAME``, ``SERVER_PORT`` and
+    ``SCRIPT_NAME`` once the request arrives. Outside Voila this is ``""`` and
+    links are relative to the page.
+    """
+    environ = os.environ if environ is None else environ
+    full = environ.get("VOILA_REQUEST_URL", "")
+    if full and environ.get("VOILA_PREHEAT", "False") == "False":
+        scheme, netloc, path, _, _ = urlsplit(full)
+        return urlunsplit((scheme, netloc, path, "", ""))
+    path = environ.get("SCRIPT_NAME", "")
+    host, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
+    if not (path and host):
+        return ""
+    return f"http://{host}:{port}{path}" if port else f"http://{host}{path}"
+
+
+def page_link(query: str, base: str = "") -> str:
+    """``base?query``: the link to copy (relative to the page when ``base`` is empty)."""
+    return f"{base}?{query}"
+
+
+def request_query(environ=None) -> str:
+    """The query string of the page request that started this kernel.
+
+    In a preheated kernel (``VOILA_PREHEAT=True``) the notebook runs before any
+    page asks for it: this waits for the request (``voila.utils.wait_for_request``),
+    which then sets the same variables as for an ordinary kernel.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("VOILA_PREHEAT", "False") != "False":
+        from voila.utils import wait_for_request
+
+        wait_for_request()
+    return environ.get("QUERY_STRING", "")
+
