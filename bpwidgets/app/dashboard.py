@@ -3,13 +3,17 @@
 Data flows one way: controls -> :class:`~bpwidgets.app.state.Request` ->
 worker (:func:`~bpwidgets.app.state.compute_stages`) -> :class:`Snapshot` -> marks.
 Every callback here either submits a request or reassigns data on existing
-marks inside ``hold_sync``; figures are built once.
+marks inside ``hold_sync``; figures are built once. The lecture tools
+(:mod:`~bpwidgets.app.lecture`: presets, play, projector mode, export, the
+shareable link) are wired here too, so all wiring is in one place.
 """
 
 from __future__ import annotations
 
 import html
 import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ipywidgets import (
@@ -24,8 +28,13 @@ from ipywidgets import (
     VBox,
 )
 
+from .export import download_links, export_files
+from .lecture import PLAY_DELTA_MAX, PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP, LectureTools
 from .panels import CoordinationPanel, DOSPanel, NetworkPanel, hold
-from .state import LatestWorker, Parameters, Request, compute_stages
+from .plotdata import result_summary
+from .presets import PRESETS
+from .share import page_link, page_url, parse_query, request_query, state_query
+from .state import LatestWorker, Parameters, Request, compute, compute_stages
 
 __all__ = ["Controls", "Dashboard"]
 
@@ -131,6 +140,11 @@ class Dashboard(VBox):
     ----------
     size, delta, connection, spring, n_seeds, first_seed
         Initial parameters (see :class:`~bpwidgets.app.state.Parameters`).
+    projector : bool
+        Start in projector mode (large text, thick lines).
+    page : str, optional
+        Address of the page, for the shareable link; default: what Voila tells the
+        kernel (:func:`~bpwidgets.app.share.page_url`), or a link relative to the page.
     background : bool
         True (default): compute on a worker thread, latest request wins.
         False: compute synchronously inside every callback (tests, scripts).
@@ -138,6 +152,10 @@ class Dashboard(VBox):
     Attributes
     ----------
     controls : Controls
+    lecture : LectureTools
+        Presets, play, projector mode, downloads, the link, notices.
+    summary : ipywidgets.HTML
+        One-sentence text summary of the result (an ARIA live region).
     network_panel : NetworkPanel
     dos_panel : DOSPanel
     coordination_panel : CoordinationPanel
@@ -157,10 +175,16 @@ class Dashboard(VBox):
     """
 
     def __init__(self, *, size=60, delta=0.3, connection="cutoff", spring="inverse",
-                 n_seeds=10, first_seed=0, background=True):
+                 n_seeds=10, first_seed=0, projector=False, page=None, background=True):
         parameters = Parameters(size=size, delta=delta, connection=connection, spring=spring,
                                 n_seeds=n_seeds, first_seed=first_seed)
         self.controls = Controls(parameters)
+        self.lecture = LectureTools()
+        self.summary = HTML()
+        self.summary.add_class("bp-summary")
+        self._page = page_url() if page is None else page
+        self._suspended = 0
+        self._syncing_play = False
         self.network_panel = NetworkPanel()
         self.dos_panel = DOSPanel()
         self.coordination_panel = CoordinationPanel()
@@ -182,11 +206,16 @@ class Dashboard(VBox):
         self.controls.clear_pins.on_click(self._clear_pins)
         self.dos_panel.brush.observe(self._request, "selected")
         self.coordination_panel.bars.observe(self._select_bars, "selected")
+        self._wire_lecture()
 
-        left = VBox([self.controls, self.status], layout=Layout(width="30em", flex="0 0 auto"))
+        left = VBox([self.controls, self.status, self.summary, self.lecture],
+                    layout=Layout(width="30em", flex="0 0 auto"))
         middle = VBox([self.dos_panel, self.coordination_panel])
         super().__init__([HBox([left, middle, self.network_panel])])
         self.add_class("bp-dashboard")
+        self._sync_play_to_delta()
+        self.lecture.projector.value = bool(projector)
+        self._update_link()
         # The first result is drawn before the widget is shown: bqplot lays out legends
         # and labels badly on a first render with empty marks.
         request = Request(self.controls.parameters, None)
@@ -203,10 +232,74 @@ class Dashboard(VBox):
         low, high = sorted(float(v) for v in selected)
         return (low, high) if high > low else None
 
+    @classmethod
+    def from_query(cls, query=None, **options):
+        """The dashboard in the state a URL query asks for (Voila's page request by default).
+
+        Refused values fall back to their defaults and are listed above the lecture
+        controls; the page always opens.
+
+        Parameters
+        ----------
+        query : str, optional
+            ``delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10``; default:
+            the query of the page that started this kernel (:func:`share.request_query`).
+        **options
+            Passed to :class:`Dashboard` (e.g. ``background``).
+
+        Examples
+        --------
+        >>> dashboard = Dashboard.from_query("size=20&seeds=2&delta=oops", background=False)
+        >>> dashboard.snapshot.network.size, dashboard.snapshot.network.delta
+        (20, 0.3)
+        >>> "delta=oops" in dashboard.lecture.notice.value
+        True
+        """
+        if query is None:
+            query = request_query()
+            options.setdefault("page", page_url())
+        parameters, projector, messages = parse_query(query)
+        dashboard = cls(
+            size=parameters.size, delta=parameters.delta, connection=parameters.connection,
+            spring=parameters.spring, n_seeds=parameters.n_seeds,
+            first_seed=parameters.first_seed, projector=projector, **options,
+        )
+        dashboard.show_notice(messages)
+        return dashboard
+
+    def show_notice(self, messages):
+        """List messages (e.g. refused URL values) above the lecture controls; [] clears."""
+        items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
+        self.lecture.notice.value = (
+            f'<div role="alert" class="bp-notice-text" style="{_STATUS_STYLE["error"]}">'
+            f'The link had values the dashboard cannot use:<ul style="margin:0.2em 0">{items}</ul>'
+            "</div>" if messages else ""
+        )
+
+    def _request_parameters(self) -> Parameters:
+        """The controls' parameters, reduced to an interactive size while playing."""
+        parameters = self.controls.parameters
+        if self.lecture.play.playing:
+            parameters = replace(parameters, size=min(parameters.size, PLAY_MAX_SIZE),
+                                 n_seeds=min(parameters.n_seeds, PLAY_MAX_SEEDS))
+        return parameters
+
     def _request(self, change=None):
-        request = Request(self.controls.parameters, self.window)
+        self._update_link()
+        if self._suspended:
+            return
+        request = Request(self._request_parameters(), self.window)
         previous = self.snapshot
         self._worker.submit(lambda: compute_stages(request, previous), self._deliver)
+
+    @contextmanager
+    def _requests_suspended(self):
+        """Set several controls at once without a request per control."""
+        self._suspended += 1
+        try:
+            yield
+        finally:
+            self._suspended -= 1
 
     def wait(self, timeout=None) -> bool:
         """Block until the latest request is drawn (or its error shown); False on timeout."""
@@ -227,6 +320,10 @@ class Dashboard(VBox):
         try:
             if isinstance(outcome, Exception):
                 self._show_error(outcome)
+            elif isinstance(outcome, _References):
+                with self._draw_lock:
+                    self.pins = [_pin_entry(snapshot) for snapshot in outcome.snapshots]
+                    self._draw_pins()
             else:
                 self._draw(outcome)
         except Exception as error:  # a drawing bug must not kill the worker or reach the page
@@ -253,6 +350,9 @@ class Dashboard(VBox):
                     snapshot.request.window,
                 )
             self.generation += 1
+            self._write_summary(snapshot)
+            if self.lecture.downloads.value:
+                self.lecture.downloads.value = ""
             if snapshot.complete:
                 self._set_status(self._summary(snapshot), kind="ready")
             else:
@@ -344,19 +444,7 @@ class Dashboard(VBox):
                 snapshot = self.snapshot
                 if snapshot is None:
                     return
-                p = snapshot.request.parameters
-                self.pins.append(
-                    dict(
-                        label=(
-                            f"δ = {p.delta:.2f}, {_SHORT[p.connection]}, "
-                            f"{_SHORT[p.spring]}, L = {p.size}"
-                        ),
-                        omega=np.array(snapshot.dos.omega),
-                        mean=np.array(snapshot.dos.mean),
-                        z=snapshot.coordination,
-                        fractions=snapshot.fractions,
-                    )
-                )
+                self.pins.append(_pin_entry(snapshot))
                 self._draw_pins()
         except Exception as error:
             self._show_error(error)
@@ -376,3 +464,150 @@ class Dashboard(VBox):
             )
         if self.snapshot is not None:
             self._draw_histograms()
+
+    # -- lecture: presets, play, projector, export, link -----------------------------------
+
+    def _wire_lecture(self):
+        lecture = self.lecture
+        for name, button in lecture.presets.items():
+            button.on_click(lambda _button, name=name: self.apply_preset(name))
+        lecture.play.observe(self._play_frame, "value")
+        lecture.play.observe(self._play_toggled, "playing")
+        lecture.step.on_click(self._step)
+        self.controls.delta.observe(self._sync_play_to_delta, "value")
+        lecture.projector.observe(lambda change: self.set_projector(change["new"]), "value")
+        lecture.prepare_export.on_click(self._prepare_export)
+
+    def apply_preset(self, name):
+        """Set every control as the preset says and pin its references (one computation)."""
+        preset = PRESETS[name]
+        self.lecture.play.playing = False
+        p = preset.parameters
+        with self._requests_suspended():
+            for field in ("size", "connection", "spring", "n_seeds", "first_seed", "delta"):
+                getattr(self.controls, field).value = getattr(p, field)
+        self._update_link()
+        request = Request(self.controls.parameters, self.window)
+        self._worker.submit(lambda: _preset_stages(preset, request), self._deliver)
+
+    def _play_frame(self, change):
+        if self._syncing_play:
+            return
+        self.controls.delta.value = round(change["new"] * PLAY_STEP, 6)
+
+    def _play_toggled(self, change):
+        if not change["new"]:
+            self._request()  # the full size and all networks again
+
+    def _sync_play_to_delta(self, change=None):
+        """Keep the play frame at the slider's delta, so play starts where the slider is."""
+        frame = round(min(self.controls.delta.value, PLAY_DELTA_MAX) / PLAY_STEP)
+        self._syncing_play = True
+        try:
+            self.lecture.play.value = frame
+        finally:
+            self._syncing_play = False
+
+    def _step(self, _button=None):
+        """One frame forward; after the last frame, back to delta = 0."""
+        play = self.lecture.play
+        play.playing = False
+        play.value = play.value + 1 if play.value < play.max else play.min
+
+    def set_projector(self, on: bool):
+        """Projector mode: large text, thick lines, high contrast (same palette)."""
+        if self.lecture.projector.value != on:
+            self.lecture.projector.value = on  # observed: comes back here
+            return
+        with self._draw_lock:
+            for panel in (self.network_panel, self.dos_panel, self.coordination_panel):
+                with hold(panel):
+                    panel.set_projector(on)
+        if on:
+            self.add_class("bp-projector")
+        else:
+            self.remove_class("bp-projector")
+        self._update_link()
+
+    @property
+    def projector(self) -> bool:
+        """True in projector mode."""
+        return self.lecture.projector.value
+
+    @property
+    def link(self) -> str:
+        """URL of the current state (relative to the page when Voila gave no address)."""
+        return page_link(state_query(self.controls.parameters, projector=self.projector),
+                         self._page)
+
+    def _update_link(self):
+        # Called from the constructor's first observers before the lecture widgets exist.
+        if not hasattr(self, "lecture"):
+            return
+        link = self.link
+        self.lecture.link.value = link
+        self.lecture.link_anchor.value = (
+            f'<a class="bp-link-open" href="{html.escape(link)}" target="_blank">'
+            "open this view in a new tab</a>"
+        )
+
+    def _write_summary(self, snapshot):
+        text = result_summary(snapshot.mean_coordination, snapshot.peak)
+        if not snapshot.complete:
+            text += " (first network; averaging the others)"
+        self.summary.value = (
+            f'<div class="bp-summary-text" role="status" aria-live="polite">'
+            f"{html.escape(text)}</div>"
+        )
+
+    def export_files(self, *, figures=True) -> dict:
+        """The files the download links offer: ``{name: bytes}`` of what the page shows."""
+        with self._draw_lock:
+            snapshot, pins = self.snapshot, list(self.pins)
+        return export_files(snapshot, pins, projector=self.projector, figures=figures)
+
+    def _prepare_export(self, _button=None):
+        downloads = self.lecture.downloads
+        try:
+            snapshot = self.snapshot
+            downloads.value = '<div class="bp-downloads">Preparing the files …</div>'
+            try:
+                files = self.export_files()
+                note = ""
+            except ImportError:
+                files = self.export_files(figures=False)
+                note = " (figures need matplotlib: pip install matplotlib)"
+            if self.snapshot is not snapshot:
+                downloads.value = ('<div class="bp-downloads">The view changed while the '
+                                   "files were prepared: press again.</div>")
+                return
+            downloads.value = download_links(files).replace("</div>", f"{note}</div>")
+        except Exception as error:
+            self._show_error(error)
+
+
+@dataclass(frozen=True)
+class _References:
+    """Results to pin, replacing the current pins (a preset's first stage)."""
+
+    snapshots: tuple
+
+
+def _preset_stages(preset, request):
+    """A preset's work: its pinned references, then the live request's stages."""
+    references = tuple(compute(Request(p)) for p in preset.pinned_parameters())
+    yield _References(references)
+    same = [s for s in references if s.request.parameters == request.parameters]
+    yield from compute_stages(request, same[0] if same else None)
+
+
+def _pin_entry(snapshot) -> dict:
+    """A pinned reference: label, omega, mean, z, fractions."""
+    p = snapshot.request.parameters
+    return dict(
+        label=f"δ = {p.delta:.2f}, {_SHORT[p.connection]}, {_SHORT[p.spring]}, L = {p.size}",
+        omega=np.array(snapshot.dos.omega),
+        mean=np.array(snapshot.dos.mean),
+        z=snapshot.coordination,
+        fractions=snapshot.fractions,
+    )

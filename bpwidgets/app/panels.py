@@ -36,7 +36,15 @@ from .plotdata import (
     pin_color,
 )
 
-__all__ = ["CoordinationPanel", "DOSPanel", "NetworkPanel", "hold"]
+__all__ = [
+    "PROJECTOR_LINE_FACTOR",
+    "PROJECTOR_TEXT_PX",
+    "PROJECTOR_TICK_PX",
+    "CoordinationPanel",
+    "DOSPanel",
+    "NetworkPanel",
+    "hold",
+]
 
 #: Figures never animate: a transition would only delay the redraw after a slider move.
 _FIGURE_OPTIONS = dict(animation_duration=0, background_style={"fill": "white"})
@@ -59,6 +67,58 @@ _DOS_HEADROOM = 1.15
 #: Colour of the per-seed curves: light, so the mean stands out.
 _SEED_COLOR = "#9a9a9a"
 
+#: Projector mode: tick labels in px (the issue asks for at least 18 px on the axes).
+PROJECTOR_TICK_PX = 20
+#: Projector mode: titles and labels drawn in the plots, in px.
+PROJECTOR_TEXT_PX = 22
+#: Projector mode: every line this many times thicker.
+PROJECTOR_LINE_FACTOR = 2.0
+#: Projector mode: per-seed curves dark enough to read on a washed-out projection.
+_PROJECTOR_SEED_COLOR = "#555555"
+#: Projector mode: extra figure margin (px) for the larger tick labels.
+_PROJECTOR_MARGIN = 25
+
+
+class _Projectable:
+    """Mixin: remembers a panel's normal look and its projector look, trait by trait.
+
+    ``set_projector`` only reassigns traits of the existing marks, axes and figure.
+    """
+
+    def _remember_styles(self, changes):
+        """``changes``: (widget, trait, projector value); the current value is the normal one.
+
+        A style dict's normal value names every key the projector sets, with ``""``
+        (CSS: no inline value): the browser keeps an inline style that is merely
+        left out, so ``{}`` would not restore the normal look.
+        """
+        self._styles = []
+        for widget, name, big in changes:
+            normal = getattr(widget, name)
+            if name.endswith("_style"):
+                normal = {**{key: "" for key in big}, **normal}
+                setattr(widget, name, normal)
+            self._styles.append((widget, name, normal, big))
+
+    def _projector_changes(self, figure, labels=()):
+        """Larger ticks, titles, labels and margins, thicker lines: the common part."""
+        changes = [(axis, "tick_style", {"font-size": f"{PROJECTOR_TICK_PX}px"})
+                   for axis in figure.axes]
+        changes.append((figure, "title_style", {"font-size": f"{PROJECTOR_TEXT_PX}px"}))
+        margin = dict(figure.fig_margin)
+        margin.update(bottom=margin["bottom"] + _PROJECTOR_MARGIN,
+                      left=margin["left"] + _PROJECTOR_MARGIN)
+        changes.append((figure, "fig_margin", margin))
+        changes += [(mark, "stroke_width", mark.stroke_width * PROJECTOR_LINE_FACTOR)
+                    for mark in figure.marks if isinstance(mark, Lines) and mark.stroke_width]
+        changes += [(label, "default_size", float(PROJECTOR_TEXT_PX)) for label in labels]
+        return changes
+
+    def set_projector(self, on: bool):
+        """Projector look (large text, thick lines, darker greys) or the normal one."""
+        for widget, name, normal, big in self._styles:
+            setattr(widget, name, big if on else normal)
+
 
 @contextmanager
 def hold(panel):
@@ -77,7 +137,7 @@ def hold(panel):
         yield panel
 
 
-class NetworkPanel(VBox):
+class NetworkPanel(_Projectable, VBox):
     """Springs shaded by stiffness, nodes coloured by coordination, pan and zoom.
 
     Attributes
@@ -140,6 +200,9 @@ class NetworkPanel(VBox):
         self._coordination_key = ""
         super().__init__([self.figure, self.legend], layout=Layout(width="540px", flex="0 0 auto"))
         self.add_class("bp-network-panel")
+        self._remember_styles(
+            self._projector_changes(self.figure) + [(self.nodes, "stroke_width", 0.0)]
+        )
 
     def show_network(self, view, coordination):
         """Draw a :class:`~bpwidgets.app.plotdata.NetworkView`; nodes coloured by Z."""
@@ -200,7 +263,7 @@ def _coordination_legend(present) -> str:
     return f'<div class="bp-legend">Node colour: coordination number {items}</div>'
 
 
-class DOSPanel(VBox):
+class DOSPanel(_Projectable, VBox):
     """Reduced DOS g(omega)/omega: seeds, mean, crystal, Debye levels, Boson peak, pins.
 
     Attributes
@@ -266,6 +329,11 @@ class DOSPanel(VBox):
         super().__init__([self.figure, self.legend, self.summary],
                          layout=Layout(width="660px", flex="0 0 auto"))
         self.add_class("bp-dos-panel")
+        self._remember_styles(
+            self._projector_changes(self.figure, [self.peak_label])
+            + [(self.per_seed, "colors", [_PROJECTOR_SEED_COLOR]),
+               (self.per_seed, "opacities", [1.0])]
+        )
 
     def show_dos(self, dos, peak, n_seeds):
         """Draw a reduced DOS (core ``ReducedDOS``) and its Boson peak (or None)."""
@@ -294,6 +362,10 @@ class DOSPanel(VBox):
         self.peak_label.x, self.peak_label.y = [peak.omega], [peak.reduced_dos]
         self.peak_label.text = [peak.label]
         self.summary.value = f'<div class="bp-peak">{peak.label}</div>'
+
+    def set_projector(self, on: bool):
+        super().set_projector(on)
+        self._write_legend()  # its samples copy the marks' widths and colours
 
     def show_pins(self, pins):
         """Draw pinned mean curves: a list of ``(label, omega, mean)``."""
@@ -369,7 +441,7 @@ def _legend_item(sample, text) -> str:
     )
 
 
-class CoordinationPanel(VBox):
+class CoordinationPanel(_Projectable, VBox):
     """Histogram of coordination numbers Z (fractions of nodes), mean Z, pinned histograms.
 
     The live histogram is the first row of one grouped ``Bars`` mark and every pin
@@ -411,6 +483,7 @@ class CoordinationPanel(VBox):
         super().__init__([self.figure, self.legend],
                          layout=Layout(width="660px", flex="0 0 auto"))
         self.add_class("bp-coordination-panel")
+        self._remember_styles(self._projector_changes(self.figure, [self.mean_label]))
 
     def show_histograms(self, live, mean, pins):
         """Draw the live histogram ``(z, fractions)`` with its mean and the pinned ones.

@@ -32,6 +32,7 @@ __all__ = [
     "lowest_frequency",
     "network_view",
     "pin_color",
+    "result_summary",
 ]
 
 #: Okabe & Ito (2008), "Color Universal Design": eight colours that stay distinct
@@ -404,4 +405,35 @@ def boson_peak(
         region_omega=omega[region],
         region_upper=reduced_dos[region],
         region_lower=np.full(stop - start, float(debye_level)),
+    )
+
+
+def result_summary(mean_coordination: float, peak) -> str:
+    """One sentence saying what the panels show, for screen readers and the projector.
+
+    Parameters
+    ----------
+    mean_coordination : float
+        Mean coordination number Z of the networks.
+    peak : BosonPeak or None
+        The Boson peak of their reduced DOS (:func:`boson_peak`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> omega = np.linspace(0.0, 3.0, 301)
+    >>> bump = 0.2 * (1 + 0.23 * np.exp(-((omega - 0.45) / 0.2) ** 2))
+    >>> result_summary(3.75, boson_peak(omega, bump, 0.2))
+    'mean Z 3.75; excess over Debye peaks at ω = 0.45, 23 % above'
+    >>> result_summary(4.0, None)
+    'mean Z 4.00; no excess over Debye below ω = 1.2'
+    """
+    text = f"mean Z {mean_coordination:.2f}; "
+    if peak is None:
+        return text + f"no excess over Debye below ω = {BOSON_PEAK_OMEGA_MAX}"
+    return text + (
+        f"excess over Debye peaks at ω = {peak.omega:.2f}, {100 * peak.excess:.0f} % above"
     )
