@@ -410,7 +410,8 @@ def test_notebook_is_thin_and_saved_without_outputs():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert len(code) == 1
-    assert "Dashboard()" in code[0].source
+    # The page reads its URL query: a shared link opens the state it names.
+    assert "Dashboard.from_query()" in code[0].source
     assert code[0].outputs == [] and code[0].execution_count is None
 
 

@@ -6,8 +6,14 @@ leaves the page usable for the next. Screenshots go to ``artifacts/``.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
 import pytest
 
+from bpwidgets.app.state import Parameters, Request, compute
 from browser_helpers import (
     ARTIFACTS,
     dos_signature,
@@ -145,3 +151,118 @@ def test_refused_seed_shows_a_message_and_recovers(page):
 
 def test_no_uncaught_page_errors(page):
     assert page.page_errors == []
+
+
+# -- the lecture features: URL query, link, export, projector, presets, play -------------------
+
+#: A small state, so the lecture page computes in a fraction of a second.
+LECTURE_QUERY = "delta=0.12&size=20&connection=nearest&spring=constant&seeds=2&seed=1"
+#: What the status line says for it.
+LECTURE_STATUS = "L = 20, δ = 0.12, nearest, t = 1, seeds 1–2"
+
+
+@pytest.fixture(scope="module")
+def lecture_page(chromium, voila_url):
+    page = open_dashboard(chromium, f"{voila_url}?{LECTURE_QUERY}")
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.page_errors = errors
+    yield page
+    page.close()
+
+
+def test_query_string_sets_the_state_and_the_link_round_trips(lecture_page, chromium, voila_url):
+    assert LECTURE_STATUS in lecture_page.inner_text(".bp-status")
+    assert lecture_page.inner_text(".bp-notice").strip() == ""
+    link = lecture_page.input_value(".bp-link input")
+    assert link.startswith(voila_url)
+    assert dict(parse_qsl(urlsplit(link).query)) == dict(parse_qsl(LECTURE_QUERY))
+    other = open_dashboard(chromium, link)
+    try:
+        assert LECTURE_STATUS in other.inner_text(".bp-status")
+        assert other.input_value(".bp-link input") == link
+    finally:
+        other.close()
+
+
+def test_bad_query_value_gives_a_message_and_the_default(chromium, voila_url):
+    page = open_dashboard(chromium, f"{voila_url}?delta=9&size=20&seeds=2")
+    try:
+        assert "delta=9" in page.inner_text(".bp-notice")
+        assert "L = 20, δ = 0.30" in page.inner_text(".bp-status")
+        _assert_no_error_output(page)
+        _screenshot(page, "dashboard-bad-query")
+    finally:
+        page.close()
+
+
+def _download(page, selector):
+    with page.expect_download() as info:
+        page.click(selector)
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_bytes()
+
+
+def test_export_downloads_hold_what_the_page_shows(lecture_page):
+    lecture_page.click("button.bp-prepare-export")
+    lecture_page.wait_for_selector("a.bp-download-npz", timeout=REDRAW_TIMEOUT)
+    name, content = _download(lecture_page, "a.bp-download-csv")
+    assert name == "bpwidgets-nearest-constant-L20-d0.12.csv"
+    text = content.decode("utf-8")
+    assert '# parameters: {"size": 20, "delta": 0.12' in text
+    rows = [r for r in csv.reader(line for line in text.splitlines() if not line.startswith("#"))]
+    mean = np.array([float(r[4]) for r in rows[1:] if r[:2] == ["reduced_dos", "mean"]])
+    shown = compute(Request(Parameters(size=20, delta=0.12, connection="nearest",
+                                       spring="constant", n_seeds=2, first_seed=1)))
+    np.testing.assert_array_equal(mean, shown.dos.mean)
+    for extension, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml"),
+                             ("npz", b"PK")):
+        name, content = _download(lecture_page, f"a.bp-download-{extension}")
+        assert name.endswith(f".{extension}") and content.startswith(magic), extension
+    _assert_no_error_output(lecture_page)
+
+
+def _tick_font_px(page):
+    return page.evaluate(
+        """() => Math.min(...Array.from(document.querySelectorAll('.bp-dos-panel g.tick text'))
+            .map(t => parseFloat(getComputedStyle(t).fontSize)))"""
+    )
+
+
+def test_projector_mode_enlarges_the_axes(lecture_page):
+    normal = _tick_font_px(lecture_page)
+    lecture_page.click("button.bp-projector")
+    lecture_page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.bp-dos-panel g.tick text'))
+            .every(t => parseFloat(getComputedStyle(t).fontSize) >= 18)"""
+    )
+    assert _tick_font_px(lecture_page) > normal
+    assert "projector=1" in lecture_page.input_value(".bp-link input")
+    _screenshot(lecture_page, "dashboard-projector")
+    lecture_page.click("button.bp-projector")
+    lecture_page.wait_for_function(
+        "px => Array.from(document.querySelectorAll('.bp-dos-panel g.tick text'))"
+        ".every(t => parseFloat(getComputedStyle(t).fontSize) === px)",
+        arg=normal,
+    )
+
+
+def test_preset_then_play_sweeps_delta(lecture_page):
+    before = generation(lecture_page)
+    lecture_page.click("button.bp-preset-crystal")
+    wait_for_generation(lecture_page, before, timeout=REDRAW_TIMEOUT)
+    lecture_page.wait_for_function(
+        "() => document.querySelector('.bp-status').innerText.includes('δ = 0.00, nearest')",
+        timeout=REDRAW_TIMEOUT,
+    )
+    before = generation(lecture_page)
+    lecture_page.locator(".bp-play button").first.click()
+    wait_for_generation(lecture_page, before + 2, timeout=REDRAW_TIMEOUT, kind="ready")
+    lecture_page.locator(".bp-play button").nth(1).click()  # pause
+    status = lecture_page.inner_text(".bp-status")
+    assert "δ = 0.00" not in status
+    _assert_no_error_output(lecture_page)
+
+
+def test_no_uncaught_page_errors_on_the_lecture_page(lecture_page):
+    assert lecture_page.page_errors == []

@@ -1,0 +1,399 @@
+"""The lecture-hall features without a browser: presets, play, projector, export, links.
+
+Dashboards compute synchronously (``background=False``), so every click has been
+drawn when it returns. The browser side (downloads, the URL query) is in
+``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import io
+import json
+import xml.etree.ElementTree as ElementTree
+from urllib.parse import parse_qsl, urlsplit
+
+import numpy as np
+import pytest
+from ipywidgets import (
+    HTML,
+    Button,
+    Label,
+    Play,
+    Text,
+    ToggleButton,
+    ToggleButtons,
+    ValueWidget,
+    Widget,
+)
+
+from bpwidgets.app import Dashboard
+from bpwidgets.app import export as export_module
+from bpwidgets.app import presets as presets_module
+from bpwidgets.app import share as share_module
+from bpwidgets.app.export import CSV_COLUMNS, data_npz, download_links, figure_bytes
+from bpwidgets.app.lecture import PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP
+from bpwidgets.app.panels import PROJECTOR_TICK_PX
+from bpwidgets.app.plotdata import PIN_COLORS, result_summary
+from bpwidgets.app.presets import PAPER_DELTAS, PRESETS
+from bpwidgets.app.share import page_url, parse_query, request_query, state_query
+from bpwidgets.app.state import Parameters, Request, compute
+from bpwidgets.serve import CLASS_CONFIG, ROOT, class_config
+
+#: Smallest font the issue allows on the axes in projector mode (px).
+MIN_PROJECTOR_PX = 18
+
+
+@pytest.fixture
+def small():
+    dashboard = Dashboard(size=20, delta=0.3, n_seeds=3, background=False)
+    yield dashboard
+    dashboard.close()
+
+
+def _query(link):
+    return dict(parse_qsl(urlsplit(link).query))
+
+
+# -- presets ---------------------------------------------------------------------------------
+
+
+def test_fig2_left_sets_every_control_and_pins_the_paper_deltas(small):
+    small.apply_preset("Fig. 2 left")
+    controls = small.controls
+    assert (controls.connection.value, controls.spring.value) == ("nearest", "inverse")
+    assert (controls.size.value, controls.n_seeds.value, controls.first_seed.value) == (60, 10, 0)
+    assert controls.delta.value == pytest.approx(0.3)
+    assert small.snapshot.request.parameters == PRESETS["Fig. 2 left"].parameters
+    assert [pin["label"] for pin in small.pins] == [
+        f"δ = {d:.2f}, nearest, 1/r, L = 60" for d in PAPER_DELTAS
+    ]
+    # Each pin is the curve the dashboard would draw at that delta.
+    for delta, pin in zip(PAPER_DELTAS, small.pins):
+        expected = compute(Request(Parameters(size=60, delta=delta, connection="nearest")))
+        np.testing.assert_array_equal(pin["mean"], expected.dos.mean)
+        np.testing.assert_array_equal(pin["fractions"], expected.fractions)
+    assert small.dos_panel.pins.visible and len(small.dos_panel.pins.y) == len(PAPER_DELTAS)
+    # Nearest neighbours: every pinned histogram is the single bar Z = 4.
+    assert list(small.coordination_panel.bars.x) == [4]
+    np.testing.assert_allclose(small.coordination_panel.bars.y, 1.0)
+
+
+@pytest.mark.parametrize("name, connection, spring", [
+    ("Fig. 2 right", "cutoff", "inverse"),
+    ("Fig. 4 left", "cutoff", "constant"),
+])
+def test_cutoff_presets_pin_four_deltas_and_show_a_boson_peak(small, name, connection, spring):
+    small.apply_preset(name)
+    p = small.snapshot.request.parameters
+    assert (p.connection, p.spring, p.size, p.n_seeds, p.delta) == (connection, spring, 60, 10, 0.3)
+    assert len(small.pins) == len(PAPER_DELTAS)
+    assert all(f"δ = {d:.2f}, cutoff" in pin["label"] for d, pin in zip(PAPER_DELTAS, small.pins))
+    # The paper: a Boson peak near omega = 0.5 once Z fluctuates.
+    assert small.snapshot.peak is not None and 0.3 < small.snapshot.peak.omega < 0.8
+
+
+def test_crystal_preset_clears_pins_and_shows_no_peak(small):
+    small.controls.pin.click()
+    assert small.pins
+    small.apply_preset("Crystal")
+    assert small.pins == [] and not small.dos_panel.pins.visible
+    p = small.snapshot.request.parameters
+    assert (p.delta, p.connection) == (0.0, "nearest")
+    assert small.snapshot.peak is None
+    assert "no excess over Debye" in small.summary.value
+
+
+def test_every_preset_names_its_figure_and_has_a_button(small):
+    assert list(small.lecture.presets) == ["Fig. 2 left", "Fig. 2 right", "Fig. 4 left", "Crystal"]
+    for name, preset in PRESETS.items():
+        assert preset.pinned_parameters() == tuple(
+            Parameters(**{**preset.parameters.__dict__, "delta": d}) for d in preset.pinned
+        )
+        assert name in small.lecture.presets[name].tooltip
+
+
+# -- play --------------------------------------------------------------------------------------
+
+
+def test_play_frames_move_delta_at_an_interactive_size():
+    dashboard = Dashboard(size=80, n_seeds=6, background=False)
+    play = dashboard.lecture.play
+    play.playing = True
+    play.value = 4
+    assert dashboard.controls.delta.value == pytest.approx(4 * PLAY_STEP)
+    shown = dashboard.snapshot.request.parameters
+    assert (shown.delta, shown.size, shown.n_seeds) == (0.08, PLAY_MAX_SIZE, PLAY_MAX_SEEDS)
+    play.playing = False  # pause: the full request
+    shown = dashboard.snapshot.request.parameters
+    assert (shown.delta, shown.size, shown.n_seeds) == (0.08, 80, 6)
+    dashboard.close()
+
+
+def test_step_advances_one_frame_and_wraps(small):
+    play = small.lecture.play
+    assert play.value == round(0.3 / PLAY_STEP)  # play starts where the slider is
+    small.lecture.step.click()
+    assert small.snapshot.request.parameters.delta == pytest.approx(0.32)
+    play.value = play.max
+    small.lecture.step.click()
+    assert small.snapshot.request.parameters.delta == 0.0
+
+
+# -- projector mode ----------------------------------------------------------------------------
+
+
+def test_projector_mode_enlarges_text_thickens_lines_and_keeps_the_palette(small):
+    small.controls.pin.click()
+    panels = (small.network_panel, small.dos_panel, small.coordination_panel)
+    lines = [m for p in panels for m in p.figure.marks if hasattr(m, "stroke_width")]
+    widths = {id(m): m.stroke_width for m in lines}
+    colors = (list(small.dos_panel.mean.colors), list(small.dos_panel.pins.colors))
+    small.lecture.projector.value = True
+    for panel in panels:
+        for axis in panel.figure.axes:
+            assert int(axis.tick_style["font-size"].rstrip("px")) >= MIN_PROJECTOR_PX
+        assert panel.figure.title_style["font-size"] == "22px"
+    assert small.dos_panel.mean.stroke_width == 2 * widths[id(small.dos_panel.mean)]
+    assert small.dos_panel.peak_label.default_size >= MIN_PROJECTOR_PX
+    assert (list(small.dos_panel.mean.colors), list(small.dos_panel.pins.colors)) == colors
+    assert set(small.dos_panel.pins.colors) <= set(PIN_COLORS)
+    assert "bp-projector" in small._dom_classes
+    assert 'stroke-width="6.0"' in small.dos_panel.legend.value  # the key follows the marks
+    assert _query(small.link)["projector"] == "1"
+    small.lecture.projector.value = False
+    assert all(m.stroke_width == widths[id(m)] for m in lines)
+    assert all(axis.tick_style == {"font-size": ""} for p in panels for axis in p.figure.axes)
+    assert "bp-projector" not in small._dom_classes and "projector" not in _query(small.link)
+    assert PROJECTOR_TICK_PX >= MIN_PROJECTOR_PX
+
+
+# -- shareable state ---------------------------------------------------------------------------
+
+
+def test_query_opens_the_state_and_the_link_round_trips():
+    query = "delta=0.25&size=20&connection=cutoff&spring=constant&seeds=2&seed=3&projector=1"
+    dashboard = Dashboard.from_query(query, background=False)
+    p = dashboard.snapshot.request.parameters
+    assert p == Parameters(size=20, delta=0.25, connection="cutoff", spring="constant",
+                           n_seeds=2, first_seed=3)
+    assert dashboard.projector and dashboard.lecture.notice.value == ""
+    assert dashboard.lecture.link.value == dashboard.link
+    assert _query(dashboard.link) == dict(parse_qsl(query))
+    again = Dashboard.from_query(urlsplit(dashboard.link).query, background=False)
+    assert again.snapshot.request.parameters == p and again.projector
+    # The link follows the controls.
+    dashboard.controls.connection.value = "nearest"
+    assert _query(dashboard.lecture.link.value)["connection"] == "nearest"
+    dashboard.close()
+    again.close()
+
+
+@pytest.mark.parametrize("query, key, default", [
+    ("delta=abc", "delta", 0.3),
+    ("delta=0.75", "delta", 0.3),
+    ("delta=0.255", "delta", 0.3),
+    ("delta=nan", "delta", 0.3),
+    ("size=85", "size", 60),
+    ("size=5000", "size", 60),
+    ("seeds=0", "n_seeds", 10),
+    ("seeds=2.5", "n_seeds", 10),
+    ("seed=-1", "first_seed", 0),
+    ("connection=random", "connection", "cutoff"),
+    ("spring=hooke", "spring", "inverse"),
+])
+def test_bad_query_values_fall_back_with_a_message(query, key, default):
+    parameters, _, messages = parse_query(query + "&size=20" * (key != "size"))
+    assert getattr(parameters, key) == default
+    assert len(messages) == 1 and query in messages[0] and str(default) in messages[0]
+
+
+def test_a_bad_query_still_opens_a_working_page():
+    dashboard = Dashboard.from_query("delta=oops&size=20&seeds=2&colour=red", background=False)
+    assert dashboard.snapshot.request.parameters.delta == 0.3
+    notice = dashboard.lecture.notice.value
+    assert "delta=oops" in notice and "colour" in notice and 'role="alert"' in notice
+    assert "bp-status-ready" in dashboard.status.value
+    dashboard.close()
+
+
+def test_voila_keys_and_projector_values():
+    assert parse_query("theme=dark&template=lab")[2] == []
+    assert parse_query("projector=yes")[1] is True
+    assert parse_query("projector=0")[1] is False
+    assert parse_query("projector=maybe")[2] == ["projector=maybe is not 1 or 0: projector mode off"]
+
+
+def test_every_parameter_has_a_query_key():
+    parameters = Parameters(size=120, delta=0.17, connection="nearest", spring="constant",
+                            n_seeds=7, first_seed=42)
+    assert parse_query(state_query(parameters)) == (parameters, False, [])
+
+
+def test_page_address_from_what_voila_tells_the_kernel():
+    ordinary = {"VOILA_REQUEST_URL": "http://127.0.0.1:8866/?delta=0.1", "VOILA_PREHEAT": "False"}
+    assert page_url(ordinary) == "http://127.0.0.1:8866/"
+    # A preheated kernel learns the request later: its VOILA_REQUEST_URL is stale.
+    preheated = {"VOILA_REQUEST_URL": "http://x/old", "VOILA_PREHEAT": "True",
+                 "SCRIPT_NAME": "/voila/render/dashboard.ipynb", "SERVER_NAME": "host",
+                 "SERVER_PORT": "8000"}
+    assert page_url(preheated) == "http://host:8000/voila/render/dashboard.ipynb"
+    assert page_url({}) == ""
+    assert request_query({"QUERY_STRING": "delta=0.2"}) == "delta=0.2"
+    assert request_query({}) == ""
+
+
+# -- summary and accessibility -----------------------------------------------------------------
+
+
+def test_text_summary_follows_the_result(small):
+    snapshot = small.snapshot
+    assert result_summary(snapshot.mean_coordination, snapshot.peak) in small.summary.value
+    assert 'aria-live="polite"' in small.summary.value
+    before = small.summary.value
+    small.controls.delta.value = 0.1
+    assert small.summary.value != before
+    assert f"mean Z {small.snapshot.mean_coordination:.2f}" in small.summary.value
+
+
+def _widgets(root):
+    """Every widget under ``root`` (children, and the values of its widget traits)."""
+    seen, stack = {}, [root]
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen[id(widget)] = widget
+        for name in widget.keys:
+            value = getattr(widget, name)
+            values = value if isinstance(value, (list, tuple)) else [value]
+            stack.extend(v for v in values if isinstance(v, Widget))
+    return list(seen.values())
+
+
+def test_every_control_is_labelled_and_reachable_by_keyboard(small):
+    controls = [w for w in _widgets(small)
+                if isinstance(w, (Button, ToggleButton, ToggleButtons, Play, Text, ValueWidget))
+                and not isinstance(w, (HTML, Label))]
+    assert len(controls) >= 15
+    for widget in controls:
+        assert widget.description or widget.tooltip, type(widget).__name__
+        assert widget.tabbable is not False and not getattr(widget, "disabled", False)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _csv_table(text):
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    header = {line[2:].split(": ", 1)[0]: json.loads(line.split(": ", 1)[1])
+              for line in text.splitlines() if line.startswith("# ") and ": " in line}
+    return rows, header
+
+
+def _curve(rows, quantity, curve, seed=""):
+    chosen = [r for r in rows if (r["quantity"], r["curve"], r["seed"]) == (quantity, curve, seed)]
+    return np.array([float(r["x"]) for r in chosen]), np.array([float(r["y"]) for r in chosen])
+
+
+def test_csv_holds_exactly_what_the_panels_show(small):
+    small.controls.pin.click()
+    small.controls.delta.value = 0.2
+    rows, header = _csv_table(small.export_files(figures=False)[
+        "bpwidgets-cutoff-inverse-L20-d0.20.csv"].decode())
+    assert tuple(rows[0]) == CSV_COLUMNS
+    dos = small.dos_panel
+    omega, mean = _curve(rows, "reduced_dos", "mean")
+    np.testing.assert_array_equal(omega, dos.mean.x)
+    np.testing.assert_array_equal(mean, dos.mean.y)
+    for seed, plotted in zip(small.snapshot.dos.seeds, dos.per_seed.y):
+        np.testing.assert_array_equal(_curve(rows, "reduced_dos", "seed", str(seed))[1], plotted)
+    bars = small.coordination_panel.bars
+    z, fractions = _curve(rows, "coordination_fraction", "live")
+    shown = np.asarray(bars.y)[0] > 0
+    np.testing.assert_array_equal(z, np.asarray(bars.x)[shown])
+    np.testing.assert_array_equal(fractions, np.asarray(bars.y)[0][shown])
+    label = small.pins[0]["label"]
+    np.testing.assert_array_equal(_curve(rows, "reduced_dos", f"pinned: {label}")[1],
+                                  np.atleast_2d(dos.pins.y)[0][: len(small.pins[0]["mean"])])
+    assert header["parameters"]["delta"] == 0.2 and header["seeds"] == [0, 1, 2]
+    assert header["debye_level"] == dos.network_debye.y[0]
+    assert {"numpy", "scipy", "bpwidgets"} <= set(header["versions"])
+
+
+def test_npz_holds_the_same_arrays(small):
+    small.controls.pin.click()
+    archive = np.load(io.BytesIO(data_npz(small.snapshot, small.pins)))
+    np.testing.assert_array_equal(archive["reduced_dos_mean"], small.dos_panel.mean.y)
+    np.testing.assert_array_equal(archive["reduced_dos_per_seed"], small.dos_panel.per_seed.y)
+    np.testing.assert_array_equal(archive["seeds"], [0, 1, 2])
+    np.testing.assert_array_equal(archive["pinned_reduced_dos"],
+                                  np.atleast_2d(small.dos_panel.pins.y))
+    assert list(archive["pinned_labels"]) == [small.pins[0]["label"]]
+    metadata = json.loads(str(archive["metadata"]))
+    assert metadata["parameters"]["size"] == 20 and "numpy" in metadata["versions"]
+    assert metadata["summary"] in small.summary.value
+
+
+def test_figures_open_in_their_formats(small):
+    matplotlib_image = pytest.importorskip("matplotlib.image")
+    png = figure_bytes(small.snapshot, small.pins, "png")
+    image = matplotlib_image.imread(io.BytesIO(png), format="png")
+    assert image.shape[0] > 400 and image.shape[1] > 3 * image.shape[0] / 2
+    assert np.ptp(image[..., :3]) > 0.5  # not blank
+    svg = ElementTree.fromstring(figure_bytes(small.snapshot, small.pins, "svg"))
+    assert svg.tag.endswith("svg")
+    text = "".join(svg.itertext())
+    assert "g(ω)/ω" in text or "Reduced density of states" in text
+    pdf = figure_bytes(small.snapshot, small.pins, "pdf")
+    assert pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF")
+    with pytest.raises(ValueError, match="format"):
+        figure_bytes(small.snapshot, small.pins, "gif")
+
+
+def test_prepare_offers_every_file_as_a_download_and_clears_when_stale(small):
+    small.lecture.prepare_export.click()
+    links = small.lecture.downloads.value
+    for extension in ("png", "svg", "pdf", "csv", "npz"):
+        assert f'download="bpwidgets-cutoff-inverse-L20-d0.30.{extension}"' in links
+    assert links.count("data:") == 5
+    small.controls.delta.value = 0.29
+    assert small.lecture.downloads.value == ""
+
+
+def test_download_links_inline_the_bytes():
+    html = download_links({"a.csv": b"x,y\n1,2\n"})
+    assert 'href="data:text/csv;base64,eCx5CjEsMgo="' in html and 'download="a.csv"' in html
+
+
+# -- serving a class ---------------------------------------------------------------------------
+
+
+def test_class_settings_cull_idle_kernels_and_are_known_to_voila():
+    voila_configuration = pytest.importorskip("voila.configuration")
+    kernel_manager = pytest.importorskip("jupyter_server.services.kernels.kernelmanager")
+    config = class_config()
+    culling = config.MappingKernelManager
+    assert culling.cull_idle_timeout > 0 and culling.cull_interval > 0
+    # An open tab is a student still looking: only kernels without a page are culled.
+    assert culling.cull_connected is False
+    known = {
+        "VoilaConfiguration": voila_configuration.VoilaConfiguration.class_trait_names(
+            config=True),
+        "MappingKernelManager": kernel_manager.AsyncMappingKernelManager.class_trait_names(
+            config=True),
+    }
+    raw = json.loads(CLASS_CONFIG.read_text())
+    for section, values in raw.items():
+        assert set(values) <= set(known[section]), section
+    # The single-user settings stay in voila.json; the class file does not override them.
+    single = json.loads((ROOT / "voila.json").read_text())
+    assert not set(raw.get("VoilaConfiguration", {})) & set(single["VoilaConfiguration"])
+
+
+@pytest.mark.parametrize("module", [share_module, presets_module, export_module])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
