@@ -15,7 +15,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from bpwidgets import build_network, crystal_reduced_dos, mode_weights, reduced_dos
+from bpwidgets import build_network, crystal_reduced_dos, local_spectrum, mode_weights, reduced_dos
+from bpwidgets.spectrum import MODE_WEIGHTS_EXACT_MAX
 from bpwidgets.app import Dashboard
 from bpwidgets.app import dashboard as dashboard_module
 from bpwidgets.app import plotdata as plotdata_module
@@ -264,18 +265,40 @@ def test_selection_follows_new_networks(small_dashboard):
     assert list(panel.z[np.asarray(panel.bars.selected)]) == [3]
 
 
+def test_brush_on_a_larger_network_reuses_its_local_moments():
+    """Past the exact limit the drawn nodes' local moments serve every later window."""
+    dashboard = Dashboard(size=60, delta=0.3, n_seeds=2, background=False)
+    try:
+        snapshot = dashboard.snapshot
+        assert snapshot.network.n_nodes > MODE_WEIGHTS_EXACT_MAX
+        dashboard.dos_panel.brush.selected = [0.3, 0.7]
+        first = dashboard.snapshot
+        expected = local_spectrum(first.network, nodes=first.view.nodes).mode_weights(0.3, 0.7)
+        np.testing.assert_allclose(dashboard.network_panel.nodes.color, expected, rtol=PLOT_RTOL)
+        assert len(expected) == len(first.view.nodes) < first.network.n_nodes
+        dashboard.dos_panel.brush.selected = [1.0, 2.0]
+        second = dashboard.snapshot
+        assert second.local is first.local
+        np.testing.assert_allclose(
+            dashboard.network_panel.nodes.color, first.local.mode_weights(1.0, 2.0), rtol=PLOT_RTOL
+        )
+    finally:
+        dashboard.close()
+
+
 def test_brush_colours_nodes_by_mode_weights(small_dashboard):
     small_dashboard.dos_panel.brush.selected = [0.7, 0.3]  # a right-to-left drag
-    network = small_dashboard.snapshot.network
-    expected = mode_weights(network, 0.3, 0.7)
+    network, drawn = small_dashboard.snapshot.network, small_dashboard.snapshot.view.nodes
+    expected = mode_weights(network, 0.3, 0.7, nodes=drawn)
     np.testing.assert_allclose(small_dashboard.network_panel.nodes.color, expected, rtol=PLOT_RTOL)
     assert small_dashboard.network_panel.weight_axis.visible
     assert "0.30 ≤ ω ≤ 0.70" in _status(small_dashboard)
     # The brush follows the parameters: new networks, new weights.
     small_dashboard.controls.delta.value = 0.2
+    snapshot = small_dashboard.snapshot
     np.testing.assert_allclose(
         small_dashboard.network_panel.nodes.color,
-        mode_weights(small_dashboard.snapshot.network, 0.3, 0.7),
+        mode_weights(snapshot.network, 0.3, 0.7, nodes=snapshot.view.nodes),
         rtol=PLOT_RTOL,
     )
     small_dashboard.dos_panel.brush.selected = None

@@ -346,7 +346,7 @@ class Dashboard(VBox):
                     network.show_network(snapshot.view, snapshot.network.coordination)
                     self._highlight()
                 network.show_weights(
-                    None if snapshot.weights is None else snapshot.weights[snapshot.view.nodes],
+                    snapshot.weights,
                     snapshot.request.window,
                 )
             self.generation += 1

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import build_network, mode_weights, reduced_dos_of
-from ..spectrum import DEFAULT_SAMPLES
+from .. import build_network, local_spectrum, mode_weights, reduced_dos_of
+from ..spectrum import DEFAULT_SAMPLES, MODE_WEIGHTS_EXACT_MAX
 from .plotdata import (
     FINITE_SIZE_MODES,
     boson_peak,
@@ -107,9 +107,12 @@ class Snapshot:
         Fraction of nodes with each coordination number, pooled over the seeds.
     mean_coordination : float
     weights : ndarray or None
-        Every node's share of the modes in the brushed window (``mode_weights``).
+        The drawn nodes' (``view.nodes``) share of the modes in the brushed window.
     complete : bool
         False for the quick preview whose DOS is the first seed's alone.
+    local : bpwidgets.LocalSpectrum or None
+        Local moments of the drawn nodes, kept so that every further brush on
+        the same network costs one small matrix product.
     """
 
     request: Request
@@ -122,6 +125,7 @@ class Snapshot:
     mean_coordination: float
     weights: np.ndarray | None = field(default=None)
     complete: bool = True
+    local: object = field(default=None)
 
 
 def compute(request: Request, previous: Snapshot | None = None) -> Snapshot:
@@ -181,9 +185,21 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
             yield _with_dos(snapshot, networks[:1], vectors, complete=False)
         snapshot = _with_dos(snapshot, networks, vectors, complete=True)
     if request.window is not None:
-        low, high = request.window
-        snapshot = replace(snapshot, weights=mode_weights(snapshot.network, low, high))
+        snapshot = _with_weights(snapshot, request.window)
     yield snapshot
+
+
+def _with_weights(snapshot, window):
+    """The snapshot with the drawn nodes' share of the modes in ``window``.
+
+    Small networks get exact eigenvectors; larger ones the local moments of the
+    drawn nodes, computed on the first brush and reused for the next ones.
+    """
+    network, nodes = snapshot.network, snapshot.view.nodes
+    if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX:
+        return replace(snapshot, weights=mode_weights(network, *window, nodes=nodes))
+    local = snapshot.local or local_spectrum(network, nodes=nodes)
+    return replace(snapshot, weights=local.mode_weights(*window), local=local)
 
 
 def _with_dos(snapshot, networks, vectors, *, complete):
