@@ -266,3 +266,24 @@ def test_preset_then_play_sweeps_delta(lecture_page):
 
 def test_no_uncaught_page_errors_on_the_lecture_page(lecture_page):
     assert lecture_page.page_errors == []
+
+
+def test_toy_model_tab_adds_a_spring_by_clicking_two_nodes(page):
+    """The second tab: click the centre and the top-left node, two new poles appear."""
+    page.locator(".lm-TabBar-tab", has_text="Toy model").click()
+    toy = page.locator(".bp-toy-model")
+    network = toy.locator(".bqplot").first
+    dots = network.locator("path.dot")
+    dots.first.wait_for()
+    assert dots.count() == 9
+    assert "2.646" not in toy.inner_text()  # the crystal has no pole at sqrt(7)
+    dots.nth(4).click()
+    dots.nth(2).click()
+    page.wait_for_function(
+        "() => document.querySelector('.bp-toy-model').innerText.includes('2.646')"
+    )
+    text = toy.inner_text()
+    assert "2.000" in text and "2.646" in text  # omega = 2 and sqrt(7): the new poles
+    _screenshot(page, "toy-model-added")
+    _assert_no_error_output(page)
+    page.locator(".lm-TabBar-tab", has_text="Spring networks").click()

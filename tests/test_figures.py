@@ -180,3 +180,13 @@ def test_dashboard_figure_draws_the_three_panels_and_the_pins(tmp_path):
         path = tmp_path / f"page.{suffix}"
         figure.savefig(path)
         assert path.stat().st_size > 1000
+
+
+def test_paper_numbers_load_without_widget_libraries():
+    """The plain-numpy layers (paper numbers, plot data, state) import no widget code."""
+    code = (
+        "import sys, bpwidgets.paper, bpwidgets.app.plotdata, bpwidgets.app.state;"
+        "print(sorted(m for m in ('ipywidgets', 'bqplot') if m in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"

@@ -192,3 +192,17 @@ def test_widget_state_round_trip(toy):
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_dashboard_has_the_toy_model_as_its_second_tab():
+    from bpwidgets.app import Dashboard
+
+    dashboard = Dashboard(size=10, delta=0.1, n_seeds=1, background=False)
+    try:
+        assert dashboard.tabs.titles == ("Spring networks", "Toy model: 9 nodes")
+        toy = dashboard.tabs.children[1]
+        assert toy is dashboard.toy_model and isinstance(toy, ToyModel)
+        toy.add_spring(*TOY_ADDED)
+        np.testing.assert_allclose(toy.response.new_poles, [2.0, np.sqrt(7.0)], atol=1e-9)
+    finally:
+        dashboard.close()

@@ -24,6 +24,7 @@ from ipywidgets import (
     HBox,
     IntSlider,
     Layout,
+    Tab,
     ToggleButtons,
     VBox,
 )
@@ -35,6 +36,7 @@ from .plotdata import result_summary
 from .presets import PRESETS
 from .share import page_link, page_url, parse_query, request_query, state_query
 from .state import LatestWorker, Parameters, Request, compute, compute_stages
+from .toy_panel import ToyModel
 
 __all__ = ["Controls", "Dashboard"]
 
@@ -211,7 +213,12 @@ class Dashboard(VBox):
         left = VBox([self.controls, self.status, self.summary, self.lecture],
                     layout=Layout(width="30em", flex="0 0 auto"))
         middle = VBox([self.dos_panel, self.coordination_panel])
-        super().__init__([HBox([left, middle, self.network_panel])])
+        self.toy_model = ToyModel()
+        self.tabs = Tab(
+            children=[HBox([left, middle, self.network_panel]), self.toy_model],
+            titles=("Spring networks", "Toy model: 9 nodes"),
+        )
+        super().__init__([self.tabs])
         self.add_class("bp-dashboard")
         self._sync_play_to_delta()
         self.lecture.projector.value = bool(projector)
