@@ -169,7 +169,7 @@ async def _sample_memory(server_pid, peaks, stop):
             pass
 
 
-async def _session(browser, url, moves, index, result):
+async def _session(browser, url, moves, index, result, page_timeout):
     """One student: open the page, move delta ``moves`` times; fills ``result``."""
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
@@ -178,8 +178,8 @@ async def _session(browser, url, moves, index, result):
     try:
         await asyncio.sleep(random.uniform(0.0, ARRIVAL_SPREAD))
         start = time.monotonic()
-        await page.goto(url, timeout=PAGE_READY_TIMEOUT)
-        await page.wait_for_selector(".bp-status-ready", timeout=PAGE_READY_TIMEOUT)
+        await page.goto(url, timeout=page_timeout)
+        await page.wait_for_selector(".bp-status-ready", timeout=page_timeout)
         result["load"] = time.monotonic() - start
         handle = page.locator(".bp-controls .bp-delta .noUi-handle").first
         for move in range(moves):
@@ -225,7 +225,10 @@ async def _run(options):
             browser = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                        args=CHROMIUM_ARGS)
             started = time.monotonic()
-            sessions = [_session(browser, url, options.moves, i, r) for i, r in enumerate(results)]
+            sessions = [
+                _session(browser, url, options.moves, i, r, 1000 * options.page_timeout)
+                for i, r in enumerate(results)
+            ]
             try:
                 await asyncio.wait_for(asyncio.gather(*sessions), options.timeout)
             except asyncio.TimeoutError:
@@ -278,6 +281,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=30, help="concurrent pages (default 30)")
     parser.add_argument("--moves", type=int, default=3, help="delta moves per page (default 3)")
     parser.add_argument("--query", default="", help="URL query of every page (default: none)")
+    parser.add_argument("--page-timeout", type=float, default=PAGE_READY_TIMEOUT / 1000,
+                        help="seconds a page may take to become ready (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before the run is cut off (default 600)")
     parser.add_argument("--no-class", action="store_true",
