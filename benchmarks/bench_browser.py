@@ -182,9 +182,13 @@ def screenshot(page, path):
     page.click(".bp-pin button, button.bp-pin")
     _press(page, "delta", "ArrowRight", 10)
     _settle(page, "δ = 0.30,")
-    after = generation(page)
     drag_brush_omega(page, 0.3, 0.7)
-    wait_for_generation(page, after, timeout=MOVE_TIMEOUT)
+    # The drag sends intermediate windows: wait until the final one is drawn and idle.
+    page.wait_for_function(
+        "() => document.querySelector('.bp-status').innerText.includes('0.30 ≤ ω ≤ 0.70')"
+        " && document.querySelector('.bp-status-ready') !== null",
+        timeout=MOVE_TIMEOUT,
+    )
     page.mouse.move(0, 0)  # hide the figure toolbar that hovering shows
     time.sleep(0.5)  # let the colour bar fade in
     path.parent.mkdir(parents=True, exist_ok=True)
