@@ -222,11 +222,18 @@ async def _run(options):
             await _wait_for_pool(SERVER_LOG)
         sampler = asyncio.create_task(_sample_memory(process.pid, peaks, stop))
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM,
-                                                       args=CHROMIUM_ARGS)
+            # A browser keeps at most 6 connections per host, shared by its contexts, and
+            # a Voila page holds one open while its notebook runs: spread the students
+            # over several browser processes, as a class uses many machines.
+            n_browsers = -(-options.sessions // options.per_browser)
+            browsers = [
+                await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for _ in range(n_browsers)
+            ]
             started = time.monotonic()
             sessions = [
-                _session(browser, url, options.moves, i, r, 1000 * options.page_timeout)
+                _session(browsers[i // options.per_browser], url, options.moves, i, r,
+                         1000 * options.page_timeout)
                 for i, r in enumerate(results)
             ]
             try:
@@ -236,7 +243,8 @@ async def _run(options):
                     if not result["ok"] and result["error"] is None:
                         result["error"] = f"cut off after {options.timeout} s"
             elapsed = time.monotonic() - started
-            await browser.close()
+            for browser in browsers:
+                await browser.close()
         stop.set()
         await sampler
     finally:
@@ -281,6 +289,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=30, help="concurrent pages (default 30)")
     parser.add_argument("--moves", type=int, default=3, help="delta moves per page (default 3)")
     parser.add_argument("--query", default="", help="URL query of every page (default: none)")
+    parser.add_argument("--per-browser", type=int, default=5,
+                        help="sessions per browser process (default %(default)s)")
     parser.add_argument("--page-timeout", type=float, default=PAGE_READY_TIMEOUT / 1000,
                         help="seconds a page may take to become ready (default %(default)s)")
     parser.add_argument("--timeout", type=float, default=600.0,
