@@ -36,7 +36,6 @@ from browser_helpers import (  # noqa: E402  (needs the path above)
     open_dashboard,
     start_voila,
     stop_voila,
-    wait_for_generation,
 )
 
 #: Targets from the issue: seconds from slider release to redrawn panels.

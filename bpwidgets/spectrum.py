@@ -27,7 +27,6 @@ import scipy.fft
 import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
-import scipy.sparse.linalg as spla
 import scipy.special
 
 from .network import Network, build_network
