@@ -29,7 +29,7 @@ from .app.plotdata import (
     lowest_frequency,
 )
 from .app.state import DOS_MOMENTS
-from .spectrum import DEFAULT_SAMPLES
+from .spectrum import default_vectors
 
 __all__ = [
     "LARGE_MOMENTS",
@@ -210,7 +210,7 @@ def paper_series(connection, spring="inverse", *, deltas=PAPER_DELTAS, size=PAPE
     -------
     Series
     """
-    vectors = max(1, -(-DEFAULT_SAMPLES // (size * size * seeds)))
+    vectors = default_vectors(size * size * seeds)
     return _series(connection, spring, deltas, size, seeds, DOS_MOMENTS, vectors)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "ReducedDOS",
     "crystal_reduced_dos",
     "debye_level",
+    "default_vectors",
     "exact_frequencies",
     "local_spectrum",
     "mode_weights",
@@ -599,7 +600,7 @@ def reduced_dos_of(
             scale = _gershgorin_bound(diagonal)
         moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
     else:
-        n_vectors = vectors or max(1, -(-DEFAULT_SAMPLES // matrix.shape[0]))
+        n_vectors = vectors or default_vectors(matrix.shape[0])
         moment_rows, zero_modes = _kpm_moments(networks, matrix, scale, n_moments, n_vectors)
         if np.abs(moment_rows).max() > 1.5:
             # An eigenvalue escaped the Lanczos bound (|T_n| grows past x = 1): redo safely.
@@ -625,6 +626,27 @@ def reduced_dos_of(
         zero_modes=zero_modes,
         mean_coordination=np.array([n.coordination.mean() for n in networks]),
     )
+
+
+def default_vectors(total_nodes) -> int:
+    """Random vectors per seed when none are given: ``total_nodes * R >= DEFAULT_SAMPLES``.
+
+    Parameters
+    ----------
+    total_nodes : int
+        Nodes over all the seeds computed together.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> default_vectors(10 * 60 * 60), default_vectors(1000 * 1000)
+    (9, 1)
+    """
+    return max(1, -(-DEFAULT_SAMPLES // int(total_nodes)))
 
 
 def _check_seeds(seeds) -> tuple:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import build_network, local_spectrum, mode_weights, reduced_dos_of
-from ..spectrum import DEFAULT_SAMPLES, MODE_WEIGHTS_EXACT_MAX
+from ..spectrum import MODE_WEIGHTS_EXACT_MAX, default_vectors
 from .plotdata import (
     FINITE_SIZE_MODES,
     boson_peak,
@@ -180,7 +180,7 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         )
         # The preview's one seed gets the random vectors each seed gets in the full
         # average, not the many a lone seed would get by default: it must be cheap.
-        vectors = max(1, -(-DEFAULT_SAMPLES // (networks[0].n_nodes * len(networks))))
+        vectors = default_vectors(networks[0].n_nodes * len(networks))
         if len(networks) > 1:
             yield _with_dos(snapshot, networks[:1], vectors, complete=False)
         snapshot = _with_dos(snapshot, networks, vectors, complete=True)
