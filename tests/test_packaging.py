@@ -251,6 +251,20 @@ def test_voila_json_hides_sources_and_tracebacks():
     assert voila["show_tracebacks"] is False
 
 
+def test_voila_json_waits_for_the_notebook_output_under_load():
+    # Voila's one server process reads every kernel's messages. With a class loading
+    # the page at once it falls seconds behind, and nbclient's default of 4 s for the
+    # cell's remaining output dropped the dashboard from every page
+    # (benchmarks/load_class.py). The setting must reach the executor Voila builds.
+    execute = pytest.importorskip("voila.execute")
+    nbformat = pytest.importorskip("nbformat")
+    from traitlets.config.loader import JSONFileConfigLoader
+
+    config = JSONFileConfigLoader(VOILA_JSON.name, path=str(ROOT)).load_config()
+    executor = execute.VoilaExecutor(nbformat.v4.new_notebook(), config=config)
+    assert executor.iopub_timeout >= 60
+
+
 def _voila_configuration_class():
     """VoilaConfiguration of the installed voila.
 
@@ -278,6 +292,8 @@ def test_voila_json_keys_are_known_to_voila():
     known = {"VoilaConfiguration": _voila_configuration_class()}
     if "Voila" in config:
         known["Voila"] = pytest.importorskip("voila.app").Voila
+    if "VoilaExecutor" in config:
+        known["VoilaExecutor"] = pytest.importorskip("voila.execute").VoilaExecutor
     unknown_sections = set(config) - set(known)
     assert not unknown_sections, f"unknown sections in voila.json: {unknown_sections}"
     for section, cls in known.items():
