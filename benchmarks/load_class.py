@@ -1,8 +1,9 @@
 """A class on one server: many concurrent browser sessions on the served dashboard.
 
 Starts Voila on 127.0.0.1 (``python -m bpwidgets.serve --class``: the settings
-of ``voila-class.json``), opens ``--sessions`` pages at once in one headless
-chromium (one browser context per student: separate cookies, separate kernels),
+of ``voila-class.json``), opens ``--sessions`` pages at once in headless
+chromium (``--per-browser`` pages per browser process, one browser context per
+student: separate cookies, separate kernels),
 and in each page moves the delta slider ``--moves`` times with the keyboard,
 timing every move from the key press to the complete redraw (the status line's
 generation counter has grown and shows a ready result). It stops by itself:
@@ -10,8 +11,11 @@ every wait is bounded and the whole run is cut off after ``--timeout`` seconds.
 
 Reports the sessions that succeeded (page loaded, every move drawn, no error
 shown on the page, no uncaught page error), the median and 95th percentile of
-the page-load time and of the update latency, and the resident memory of every
-kernel (VmRSS from /proc, sampled during the run; the maximum is reported).
+the page-load time and of the update latency, the resident memory of every
+kernel (VmRSS from /proc, sampled during the run; the maximum is reported), and
+the CPU time of the browsers, the kernels and the server. The browsers run on
+the server's cores here, whereas a class brings its own machines: the CPU split
+tells how much of the page-load time is theirs.
 
 Usage::
 
@@ -36,7 +40,6 @@ from browser_helpers import (  # noqa: E402  (needs the path above)
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    PAGE_READY_TIMEOUT,
     VIEWPORT,
     free_port,
     stop_voila,
@@ -48,7 +51,7 @@ MOVE_TIMEOUT = 180_000
 THINK_TIME = (1.0, 3.0)
 #: Seconds over which the sessions open (drawn uniformly): a class arrives within moments.
 ARRIVAL_SPREAD = 5.0
-#: Seconds between two samples of the kernels' memory.
+#: Seconds between two samples of the kernels' memory and of every process's CPU time.
 MEMORY_INTERVAL = 2.0
 #: Seconds to wait for the pool of preheated kernels to fill before the class arrives
 #: (a lecturer starts the server before the lecture).
@@ -159,10 +162,44 @@ def _kernel_memory(server_pid: int) -> dict:
     return memory
 
 
-async def _sample_memory(server_pid, peaks, stop):
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (0 once it is gone)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_role(server_pid: int) -> dict:
+    """CPU seconds so far of every process of the run, keyed by (role, pid).
+
+    Roles: the Voila server, its kernels, and the browsers (chromium and
+    Playwright's driver, everything else below this script). In a lecture hall the
+    browsers run on the students' machines; here they share the server's cores.
+    """
+    import os
+
+    server_tree = set(_descendants(server_pid))
+    usage = {("server", server_pid): _cpu_seconds(server_pid)}
+    for pid in server_tree:
+        usage[("kernels", pid)] = _cpu_seconds(pid)
+    for pid in _descendants(os.getpid()):
+        if pid != server_pid and pid not in server_tree:
+            usage[("browsers", pid)] = _cpu_seconds(pid)
+    return usage
+
+
+async def _sample_usage(server_pid, peaks, cpu, stop):
+    """Sample the kernels' memory (peak per kernel) and every process's CPU time
+    (the last value seen: a process that ends loses at most one interval)."""
     while not stop.is_set():
         for pid, rss in (await asyncio.to_thread(_kernel_memory, server_pid)).items():
             peaks[pid] = max(peaks.get(pid, 0.0), rss)
+        for key, seconds in (await asyncio.to_thread(_cpu_by_role, server_pid)).items():
+            cpu[key] = max(cpu.get(key, 0.0), seconds)
         try:
             await asyncio.wait_for(stop.wait(), MEMORY_INTERVAL)
         except asyncio.TimeoutError:
@@ -215,12 +252,12 @@ async def _run(options):
     process, base = _start_server(free_port(), not options.no_class)
     url = f"{base}?{options.query}" if options.query else base
     results = [dict(ok=False, load=None, latencies=[], error=None) for _ in range(options.sessions)]
-    peaks, stop = {}, asyncio.Event()
+    peaks, cpu, stop = {}, {}, asyncio.Event()
     try:
         await _wait_until_served(base, process)
         if not options.no_class and _preheats():
             await _wait_for_pool(SERVER_LOG)
-        sampler = asyncio.create_task(_sample_memory(process.pid, peaks, stop))
+        sampler = asyncio.create_task(_sample_usage(process.pid, peaks, cpu, stop))
         async with async_playwright() as playwright:
             # A browser keeps at most 6 connections per host, shared by its contexts, and
             # a Voila page holds one open while its notebook runs: spread the students
@@ -252,7 +289,7 @@ async def _run(options):
         await asyncio.to_thread(stop_voila, process)
         await asyncio.sleep(2.0)  # Voila shuts its kernels down on SIGTERM; then the rest
         _stop_kernels(list(peaks))
-    return results, peaks, elapsed
+    return results, peaks, cpu, elapsed
 
 
 def _percentile(values, q):
@@ -260,7 +297,7 @@ def _percentile(values, q):
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def _report(options, results, peaks, elapsed):
+def _report(options, results, peaks, cpu, elapsed):
     loads = [r["load"] for r in results if r["load"] is not None]
     latencies = [t for r in results for t in r["latencies"]]
     succeeded = sum(r["ok"] for r in results)
@@ -278,6 +315,15 @@ def _report(options, results, peaks, elapsed):
         rss = list(peaks.values())
         print(f"kernels seen: {len(rss)}; peak memory per kernel: median "
               f"{statistics.median(rss):.0f} MB, max {max(rss):.0f} MB, total {sum(rss):.0f} MB")
+    if cpu:
+        totals = {}
+        for (role, _), seconds in cpu.items():
+            totals[role] = totals.get(role, 0.0) + seconds
+        everything = sum(totals.values()) or 1.0
+        print("CPU time of the run: " + ", ".join(
+            f"{role} {totals.get(role, 0.0):.0f} s ({100 * totals.get(role, 0.0) / everything:.0f} %)"
+            for role in ("browsers", "kernels", "server")
+        ) + " (the browsers share this machine's cores; in a class they are the students')")
     for index, result in enumerate(results):
         if result["error"]:
             print(f"  session {index}: {result['error']}")
@@ -291,16 +337,16 @@ def main(argv=None) -> int:
     parser.add_argument("--query", default="", help="URL query of every page (default: none)")
     parser.add_argument("--per-browser", type=int, default=5,
                         help="sessions per browser process (default %(default)s)")
-    parser.add_argument("--page-timeout", type=float, default=PAGE_READY_TIMEOUT / 1000,
+    parser.add_argument("--page-timeout", type=float, default=600.0,
                         help="seconds a page may take to become ready (default %(default)s)")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="seconds before the run is cut off (default 600)")
+    parser.add_argument("--timeout", type=float, default=1200.0,
+                        help="seconds before the run is cut off (default %(default)s)")
     parser.add_argument("--no-class", action="store_true",
                         help="serve with voila.json alone (no preheating, no culling)")
     options = parser.parse_args(argv)
     random.seed(0)
-    results, peaks, elapsed = asyncio.run(_run(options))
-    return _report(options, results, peaks, elapsed)
+    results, peaks, cpu, elapsed = asyncio.run(_run(options))
+    return _report(options, results, peaks, cpu, elapsed)
 
 
 if __name__ == "__main__":
