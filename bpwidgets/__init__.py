@@ -20,6 +20,7 @@ from .spectrum import (
     mode_weights,
     reduced_dos,
     reduced_dos_of,
+    spectrum_bound,
     stiffness_tensor,
 )
 from .toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
@@ -44,6 +45,7 @@ __all__ = [
     "poles",
     "reduced_dos",
     "reduced_dos_of",
+    "spectrum_bound",
     "stiffness_tensor",
     "toy_network",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "mode_weights",
     "reduced_dos",
     "reduced_dos_of",
+    "spectrum_bound",
     "stiffness_tensor",
 ]
 
@@ -473,6 +474,104 @@ class ReducedDOS:
         per_seed = _reconstruct(self.moments[:, :kept], self.scale, grid)
         return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0))
 
+    def rescaled(self, scale, *, omega=None) -> "ReducedDOS":
+        """The same spectra with moments for another rescaling bound.
+
+        ``T_n(2 lambda / scale - 1)`` is a polynomial of degree n in lambda, so the
+        new moments are exact combinations of the stored ones: nothing is
+        recomputed, and the result equals a computation with ``scale`` from the
+        start (the same random vectors). It lets results of different bounds be
+        joined (:meth:`join`).
+
+        Parameters
+        ----------
+        scale : float
+            New bound; it must still lie above the spectrum.
+        omega : array_like, optional
+            Grid of the result; default: the current one.
+
+        Returns
+        -------
+        ReducedDOS
+
+        Examples
+        --------
+        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=1)
+        >>> wider = result.rescaled(1.1 * result.scale)
+        >>> wider.scale == 1.1 * result.scale, bool(wider.moments[0, 0] == result.moments[0, 0])
+        (True, True)
+        """
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
+            np.isfinite(scale) and scale > 0
+        ):
+            raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+        grid = self.omega if omega is None else _check_omega(omega)
+        ratio = self.scale / float(scale)
+        conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.shape[1])
+        moment_rows = self.moments @ conversion.T
+        per_seed = _reconstruct(moment_rows, float(scale), grid)
+        return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
+                       moments=moment_rows, scale=float(scale))
+
+    @classmethod
+    def join(cls, parts) -> "ReducedDOS":
+        """One result from results of further seeds computed separately.
+
+        The parts must share the rescaling bound (pass one ``scale`` to
+        :func:`reduced_dos_of`), the grid, the number of moments and the method;
+        then the joined result equals computing all the seeds at once.
+
+        Parameters
+        ----------
+        parts : sequence of ReducedDOS
+
+        Returns
+        -------
+        ReducedDOS
+            Rows in the order of the parts; mean and Debye level over all seeds.
+
+        Raises
+        ------
+        ValueError
+            When the parts differ in scale, grid, moments or method.
+
+        Examples
+        --------
+        >>> from bpwidgets import build_network
+        >>> nets = [build_network(20, 0.2, connection="cutoff", spring="inverse", seed=s)
+        ...         for s in range(3)]
+        >>> bound = spectrum_bound(nets)
+        >>> parts = [reduced_dos_of(nets[:1], scale=bound), reduced_dos_of(nets[1:], scale=bound)]
+        >>> ReducedDOS.join(parts).seeds
+        (0, 1, 2)
+        """
+        parts = list(parts)
+        if not parts or not all(isinstance(part, ReducedDOS) for part in parts):
+            raise ValueError("parts must be a non-empty sequence of ReducedDOS")
+        first = parts[0]
+        for part in parts[1:]:
+            for name, same in (
+                ("scale", part.scale == first.scale),
+                ("omega", np.array_equal(part.omega, first.omega)),
+                ("moments", part.moments.shape[1] == first.moments.shape[1]),
+                ("method", part.method == first.method),
+            ):
+                if not same:
+                    raise ValueError(f"the parts must share their {name} to be joined")
+        per_seed = np.concatenate([part.per_seed for part in parts])
+        levels = np.concatenate([part.debye_levels for part in parts])
+        return replace(
+            first,
+            per_seed=per_seed,
+            mean=per_seed.mean(axis=0),
+            debye_level=float(levels.mean()),
+            debye_levels=levels,
+            seeds=sum((part.seeds for part in parts), ()),
+            moments=np.concatenate([part.moments for part in parts]),
+            zero_modes=np.concatenate([part.zero_modes for part in parts]),
+            mean_coordination=np.concatenate([part.mean_coordination for part in parts]),
+        )
+
     def cumulative(self, omega) -> np.ndarray:
         """Integrated DOS: the fraction of modes with frequency at most omega, per seed.
 
@@ -568,7 +667,7 @@ def reduced_dos(
 
 
 def reduced_dos_of(
-    networks, *, omega=None, method="kpm", moments=DEFAULT_MOMENTS, vectors=None
+    networks, *, omega=None, method="kpm", moments=DEFAULT_MOMENTS, vectors=None, scale=None
 ) -> ReducedDOS:
     """Debye-reduced DOS of networks already built (see :func:`reduced_dos`).
 
@@ -580,6 +679,11 @@ def reduced_dos_of(
         One or more networks; their seeds label the rows.
     omega, method, moments, vectors
         As for :func:`reduced_dos`.
+    scale : float, optional
+        Upper bound of the eigenvalues to rescale by, instead of a Lanczos run on
+        these networks: give several calls the bound of all their networks
+        (:func:`spectrum_bound`) and :meth:`ReducedDOS.join` their results. A bound
+        the spectrum exceeds is replaced by the safe Gershgorin bound.
 
     Returns
     -------
@@ -604,13 +708,18 @@ def reduced_dos_of(
     ):
         raise ValueError(f"vectors must be a positive integer; got {vectors!r}")
     grid = None if omega is None else _check_omega(omega)
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, numbers.Real)
+        or not np.isfinite(scale) or scale <= 0
+    ):
+        raise ValueError(f"scale must be a positive finite number; got {scale!r}")
 
     # Both methods rescale by the same bound, so they share one kernel and differ
     # only by the stochastic trace.
     stacked = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
     diagonal = stacked.diagonal()
     matrix = _ThreadedMatrix(stacked)
-    scale = _upper_bound(matrix, diagonal)
+    scale = _upper_bound(matrix, diagonal) if scale is None else float(scale)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         if max(f[-1] for f in frequencies) ** 2 > scale:
@@ -618,9 +727,13 @@ def reduced_dos_of(
         moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
     else:
         n_vectors = vectors or default_vectors(matrix.shape[0])
-        moment_rows, zero_modes = _kpm_moments(networks, matrix, scale, n_moments, n_vectors)
-        if np.abs(moment_rows).max() > 1.5:
-            # An eigenvalue escaped the Lanczos bound (|T_n| grows past x = 1): redo safely.
+        with np.errstate(over="ignore", invalid="ignore"):
+            moment_rows, zero_modes = _kpm_moments(
+                networks, matrix, scale, n_moments, n_vectors
+            )
+        if not np.all(np.abs(moment_rows) <= 1.5):
+            # An eigenvalue escaped the bound: |T_n| grows past x = 1, in single precision
+            # up to overflow (NaN). Redo with the safe Gershgorin bound.
             scale = _gershgorin_bound(diagonal)
             moment_rows, zero_modes = _kpm_moments(
                 networks, matrix, scale, n_moments, n_vectors
@@ -643,6 +756,34 @@ def reduced_dos_of(
         zero_modes=zero_modes,
         mean_coordination=np.array([n.coordination.mean() for n in networks]),
     )
+
+
+def spectrum_bound(networks) -> float:
+    """The bound :func:`reduced_dos_of` rescales by: above every network's eigenvalues.
+
+    The largest Ritz value of a short Lanczos run on all the networks together,
+    plus its residual and a 2 % margin, and never above the Gershgorin bound.
+
+    Parameters
+    ----------
+    networks : sequence of Network
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> crystal = build_network(16, 0.0, connection="nearest", spring="constant", seed=0)
+    >>> 8.0 <= spectrum_bound([crystal]) <= 8.0 * 1.03   # the crystal's top is 8
+    True
+    """
+    networks = list(networks)
+    if not networks or not all(isinstance(n, Network) for n in networks):
+        raise ValueError("networks must be a non-empty sequence of Network")
+    stacked = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
+    return _upper_bound(_ThreadedMatrix(stacked), stacked.diagonal())
 
 
 def default_vectors(total_nodes) -> int:
@@ -817,6 +958,29 @@ def _chebyshev_values(x, n_moments):
     for n in range(2, n_moments):
         values[n] = 2.0 * x * values[n - 1] - values[n - 2]
     return values
+
+
+def _chebyshev_affine(a, b, n_moments) -> np.ndarray:
+    """C with ``T_n(a x + b) = sum_m C[n, m] T_m(x)`` for n < n_moments (exact).
+
+    From ``T_n+1(y) = 2 y T_n(y) - T_n-1(y)`` and ``x T_m = (T_m+1 + T_|m-1|) / 2``.
+    """
+    conversion = np.zeros((n_moments, n_moments))
+    conversion[0, 0] = 1.0
+    if n_moments > 1:
+        conversion[1, :2] = (b, a)
+
+    def times_x(c):
+        out = np.zeros_like(c)
+        out[1:] += 0.5 * c[:-1]
+        out[:-1] += 0.5 * c[1:]
+        out[1] += 0.5 * c[0]  # x T_0 = T_1
+        return out
+
+    for n in range(1, n_moments - 1):
+        y_times = a * times_x(conversion[n]) + b * conversion[n]
+        conversion[n + 1] = 2.0 * y_times - conversion[n - 1]
+    return conversion
 
 
 def _jackson(n_moments) -> np.ndarray:

@@ -15,12 +15,20 @@ import nbformat
 import numpy as np
 import pytest
 
-from bpwidgets import build_network, crystal_reduced_dos, local_spectrum, mode_weights, reduced_dos
-from bpwidgets.spectrum import MODE_WEIGHTS_EXACT_MAX
+from bpwidgets import (
+    build_network,
+    crystal_reduced_dos,
+    local_spectrum,
+    mode_weights,
+    reduced_dos,
+    reduced_dos_of,
+)
+from bpwidgets.spectrum import MODE_WEIGHTS_EXACT_MAX, default_vectors
 from bpwidgets.app import Dashboard
 from bpwidgets.app import dashboard as dashboard_module
 from bpwidgets.app import plotdata as plotdata_module
 from bpwidgets.app.plotdata import (
+    FINITE_SIZE_MODES,
     PIN_COLORS,
     WINDOW_SIZE,
     align_histograms,
@@ -380,6 +388,30 @@ def test_stages_preview_the_first_seed_then_average_all():
     # Only the brushed window changed: one stage, networks and DOS reused.
     (brushed,) = compute_stages(Request(request.parameters, (0.2, 0.6)), final)
     assert brushed.dos is final.dos and brushed.weights is not None
+
+
+def test_staged_average_equals_computing_all_seeds_at_once():
+    # The preview's seed is not computed twice: its moments are converted to the bound
+    # of all the networks and joined with the others'. That must give what one call on
+    # all the networks with that bound gives (the same random vectors per seed).
+    parameters = Parameters(size=24, delta=0.3, n_seeds=4)
+    preview, final = list(compute_stages(Request(parameters)))
+    networks = [build_network(24, 0.3, seed=s, **parameters.model()) for s in parameters.seeds]
+    vectors = default_vectors(networks[0].n_nodes * len(networks))
+    alone = reduced_dos_of(networks[:1], moments=DOS_MOMENTS, vectors=vectors)
+    np.testing.assert_array_equal(preview.dos.per_seed, alone.per_seed)
+    whole = reduced_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors,
+                           scale=final.dos.scale)
+    assert final.dos.scale >= alone.scale
+    assert final.dos.seeds == whole.seeds
+    # Single-precision recursion: rows agree to rounding, not bit for bit.
+    np.testing.assert_allclose(final.dos.moments, whole.moments, atol=1e-5)
+    np.testing.assert_allclose(final.dos.per_seed, whole.per_seed, atol=1e-4)
+    np.testing.assert_allclose(final.dos.debye_levels, whole.debye_levels, rtol=1e-5)
+    assert final.peak == boson_peak(
+        final.dos.omega, final.dos.mean, final.dos.debye_level,
+        omega_min=FINITE_SIZE_MODES * lowest_frequency(24),
+    )
 
 
 def test_worker_drops_later_stages_once_superseded():

@@ -16,7 +16,9 @@ from bpwidgets import (
     local_spectrum,
     mode_weights,
     reduced_dos,
+    ReducedDOS,
     reduced_dos_of,
+    spectrum_bound,
     stiffness_tensor,
     toy_network,
 )
@@ -376,6 +378,75 @@ def test_reduced_dos_bad_input(kwargs, words):
     size, delta = args.pop("size"), args.pop("delta")
     with pytest.raises(ValueError, match=words):
         reduced_dos(size, delta, **args)
+
+
+def test_seeds_computed_apart_with_one_bound_join_to_the_whole():
+    nets = [build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s)
+            for s in range(5)]
+    bound = spectrum_bound(nets)
+    # Above every eigenvalue (dense oracle), and what a call on all of them uses.
+    assert max(exact_frequencies(n)[-1] ** 2 for n in nets) <= bound
+    whole = reduced_dos_of(nets, moments=64, vectors=3)
+    assert whole.scale == bound
+    parts = [reduced_dos_of(nets[:2], moments=64, vectors=3, scale=bound),
+             reduced_dos_of(nets[2:], moments=64, vectors=3, scale=bound)]
+    joined = ReducedDOS.join(parts)
+    assert joined.seeds == whole.seeds
+    np.testing.assert_allclose(joined.moments, whole.moments, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(joined.mean, whole.mean, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(joined.zero_modes, whole.zero_modes)
+    np.testing.assert_allclose(joined.mean_coordination, whole.mean_coordination)
+    np.testing.assert_allclose(joined.debye_levels, whole.debye_levels, rtol=STIFFNESS_TOLERANCE)
+    assert joined.debye_level == pytest.approx(np.mean(joined.debye_levels))
+
+
+def test_rescaled_moments_equal_a_computation_with_that_bound():
+    net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=3)
+    # Exact moments: the conversion itself must be exact.
+    exact = reduced_dos_of([net], method="exact", moments=64)
+    wider = 1.3 * exact.scale
+    direct = reduced_dos_of([net], method="exact", moments=64, scale=wider)
+    converted = exact.rescaled(wider, omega=direct.omega)
+    np.testing.assert_allclose(converted.moments, direct.moments, atol=1e-10)
+    np.testing.assert_allclose(converted.mean, direct.mean, atol=1e-9)
+    assert converted.scale == direct.scale
+    # KPM: the same random vectors, so the same estimate up to single-precision rounding.
+    fast = reduced_dos_of([net], moments=64, vectors=4)
+    np.testing.assert_allclose(
+        fast.rescaled(wider).moments,
+        reduced_dos_of([net], moments=64, vectors=4, scale=wider).moments, atol=1e-5,
+    )
+    with pytest.raises(ValueError, match="scale"):
+        fast.rescaled(-1.0)
+
+
+def test_join_refuses_parts_that_do_not_fit_together():
+    nets = [build_network(16, 0.2, connection="cutoff", spring="inverse", seed=s)
+            for s in range(2)]
+    bound = spectrum_bound(nets)
+    first = reduced_dos_of(nets[:1], moments=32, scale=bound)
+    for other, name in [
+        (reduced_dos_of(nets[1:], moments=32, scale=1.1 * bound), "scale"),
+        (reduced_dos_of(nets[1:], moments=48, scale=bound), "moments"),
+        (reduced_dos_of(nets[1:], moments=32, scale=bound, omega=[0.5, 1.0]), "omega"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            ReducedDOS.join([first, other])
+    with pytest.raises(ValueError, match="parts"):
+        ReducedDOS.join([])
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf"), "8", True])
+def test_reduced_dos_of_bad_scale(scale):
+    net = build_network(10, 0.2, connection="cutoff", spring="inverse", seed=0)
+    with pytest.raises(ValueError, match="scale"):
+        reduced_dos_of([net], scale=scale)
+
+
+def test_a_bound_below_the_spectrum_falls_back_to_a_safe_one():
+    net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=0)
+    result = reduced_dos_of([net], scale=0.5 * spectrum_bound([net]))
+    assert result.scale >= exact_frequencies(net)[-1] ** 2
 
 
 def test_mode_weights_bad_window():

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import build_network, local_spectrum, mode_weights, reduced_dos_of
-from ..spectrum import MODE_WEIGHTS_EXACT_MAX, default_vectors
+from .. import build_network, local_spectrum, mode_weights, reduced_dos_of, spectrum_bound
+from ..spectrum import MODE_WEIGHTS_EXACT_MAX, ReducedDOS, default_vectors
 from .plotdata import (
     FINITE_SIZE_MODES,
     boson_peak,
@@ -181,9 +181,11 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         # The preview's one seed gets the random vectors each seed gets in the full
         # average, not the many a lone seed would get by default: it must be cheap.
         vectors = default_vectors(networks[0].n_nodes * len(networks))
+        dos = reduced_dos_of(networks[:1], moments=DOS_MOMENTS, vectors=vectors)
         if len(networks) > 1:
-            yield _with_dos(snapshot, networks[:1], vectors, complete=False)
-        snapshot = _with_dos(snapshot, networks, vectors, complete=True)
+            yield _with_dos(snapshot, dos, complete=False)
+            dos = _average(networks, dos, vectors)
+        snapshot = _with_dos(snapshot, dos, complete=True)
     if request.window is not None:
         snapshot = _with_weights(snapshot, request.window)
     yield snapshot
@@ -202,9 +204,22 @@ def _with_weights(snapshot, window):
     return replace(snapshot, weights=local.mode_weights(*window), local=local)
 
 
-def _with_dos(snapshot, networks, vectors, *, complete):
-    """The snapshot with the reduced DOS of ``networks`` and its Boson peak."""
-    dos = reduced_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors)
+def _average(networks, first, vectors):
+    """The reduced DOS of all ``networks``, given ``first``, the first one's alone.
+
+    The first seed is not computed again: its moments are converted to the bound
+    of all the networks (exactly, :meth:`ReducedDOS.rescaled`) and joined with
+    the others', computed together with that bound.
+    """
+    scale = max(first.scale, spectrum_bound(networks[1:]))
+    rest = reduced_dos_of(networks[1:], moments=DOS_MOMENTS, vectors=vectors, scale=scale)
+    if rest.scale != scale:  # a spectrum escaped the bound: start again, safely
+        return reduced_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors)
+    return ReducedDOS.join([first.rescaled(scale, omega=rest.omega), rest])
+
+
+def _with_dos(snapshot, dos, *, complete):
+    """The snapshot with a reduced DOS and its Boson peak."""
     peak = boson_peak(
         dos.omega, dos.mean, dos.debye_level,
         omega_min=FINITE_SIZE_MODES * lowest_frequency(snapshot.network.size),
