@@ -212,10 +212,14 @@ class Dashboard(VBox):
 
         left = VBox([self.controls, self.status, self.summary, self.lecture],
                     layout=Layout(width="30em", flex="0 0 auto"))
-        middle = VBox([self.dos_panel, self.coordination_panel])
+        middle = VBox([self.dos_panel, self.coordination_panel], layout=Layout(flex="0 0 auto"))
         self.toy_model = ToyModel()
+        # Narrower than the three columns (a JupyterLab notebook beside its file
+        # browser, a small screen), the panels wrap onto the next line instead of
+        # being squeezed over each other.
+        columns = HBox([left, middle, self.network_panel], layout=Layout(flex_flow="row wrap"))
         self.tabs = Tab(
-            children=[HBox([left, middle, self.network_panel]), self.toy_model],
+            children=[columns, self.toy_model],
             titles=("Spring networks", "Toy model: 9 nodes"),
         )
         super().__init__([self.tabs])
