@@ -486,7 +486,7 @@ class ReducedDOS:
         Parameters
         ----------
         scale : float
-            New bound; it must still lie above the spectrum.
+            New bound, at least the current one (which lies above the spectrum).
         omega : array_like, optional
             Grid of the result; default: the current one.
 
@@ -501,17 +501,17 @@ class ReducedDOS:
         >>> wider.scale == 1.1 * result.scale, bool(wider.moments[0, 0] == result.moments[0, 0])
         (True, True)
         """
-        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
-            np.isfinite(scale) and scale > 0
-        ):
-            raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+        scale = _check_scale(scale)
+        if scale < self.scale:
+            # Only the current bound is known to lie above the spectrum.
+            raise ValueError(f"scale must be at least the current bound {self.scale}; got {scale}")
         grid = self.omega if omega is None else _check_omega(omega)
-        ratio = self.scale / float(scale)
+        ratio = self.scale / scale
         conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.shape[1])
         moment_rows = self.moments @ conversion.T
-        per_seed = _reconstruct(moment_rows, float(scale), grid)
+        per_seed = _reconstruct(moment_rows, scale, grid)
         return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
-                       moments=moment_rows, scale=float(scale))
+                       moments=moment_rows, scale=scale)
 
     @classmethod
     def join(cls, parts) -> "ReducedDOS":
@@ -708,18 +708,16 @@ def reduced_dos_of(
     ):
         raise ValueError(f"vectors must be a positive integer; got {vectors!r}")
     grid = None if omega is None else _check_omega(omega)
-    if scale is not None and (
-        isinstance(scale, bool) or not isinstance(scale, numbers.Real)
-        or not np.isfinite(scale) or scale <= 0
-    ):
-        raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+    if scale is not None:
+        scale = _check_scale(scale)
 
     # Both methods rescale by the same bound, so they share one kernel and differ
     # only by the stochastic trace.
     stacked = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
     diagonal = stacked.diagonal()
     matrix = _ThreadedMatrix(stacked)
-    scale = _upper_bound(matrix, diagonal) if scale is None else float(scale)
+    if scale is None:
+        scale = _upper_bound(matrix, diagonal)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         if max(f[-1] for f in frequencies) ** 2 > scale:
@@ -833,6 +831,14 @@ def _check_moments(moments) -> int:
     if isinstance(moments, bool) or not isinstance(moments, numbers.Integral) or moments < 8:
         raise ValueError(f"moments must be an integer of at least 8; got {moments!r}")
     return int(moments) + int(moments) % 2
+
+
+def _check_scale(scale) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
+        np.isfinite(scale) and scale > 0
+    ):
+        raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+    return float(scale)
 
 
 def _check_omega(omega) -> np.ndarray:
