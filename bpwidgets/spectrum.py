@@ -35,6 +35,7 @@ __all__ = [
     "CRYSTAL_DEBYE_LEVEL",
     "EXACT_MAX_NODES",
     "LocalSpectrum",
+    "NodeModes",
     "ReducedDOS",
     "crystal_reduced_dos",
     "debye_level",
@@ -42,6 +43,7 @@ __all__ = [
     "exact_frequencies",
     "local_spectrum",
     "mode_weights",
+    "node_modes",
     "reduced_dos",
     "reduced_dos_of",
     "spectrum_bound",
@@ -1182,12 +1184,7 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
     >>> corner.mode_weights(0.3, 0.7).shape
     (10,)
     """
-    chosen = np.arange(network.n_nodes) if nodes is None else np.asarray(nodes).ravel()
-    if chosen.dtype.kind not in "iu" and chosen.size:
-        raise ValueError("nodes must be integer node indices")
-    chosen = chosen.astype(int)
-    if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= network.n_nodes:
-        raise ValueError(f"nodes must be a non-empty set of indices 0 .. {network.n_nodes - 1}")
+    chosen = _check_nodes(network, nodes)
     if chosen.size > LOCAL_MAX_NODES:
         raise ValueError(
             f"local_spectrum takes at most LOCAL_MAX_NODES = {LOCAL_MAX_NODES} nodes; "
@@ -1207,6 +1204,109 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
     local = np.concatenate(rows)
     local -= (-1.0) ** np.arange(n_moments) / cluster_size[:, None]
     return LocalSpectrum(nodes=chosen, moments=local, scale=scale, n_nodes=network.n_nodes)
+
+
+def _check_nodes(network, nodes) -> np.ndarray:
+    chosen = np.arange(network.n_nodes) if nodes is None else np.asarray(nodes).ravel()
+    if chosen.dtype.kind not in "iu" and chosen.size:
+        raise ValueError("nodes must be integer node indices")
+    chosen = chosen.astype(int)
+    if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= network.n_nodes:
+        raise ValueError(f"nodes must be a non-empty set of indices 0 .. {network.n_nodes - 1}")
+    return chosen
+
+
+@dataclass(frozen=True, eq=False)
+class NodeModes:
+    """Exact modes seen from chosen nodes: a small network's answer to every window.
+
+    Built once by :func:`node_modes`; every frequency window's mode weights then
+    cost one sum, with sharp window edges.
+
+    Attributes
+    ----------
+    nodes : ndarray of int, shape (M,)
+        The nodes, in row order.
+    frequencies : ndarray, shape (P,)
+        The non-zero modes' frequencies, ascending.
+    squares : ndarray, shape (M, P)
+        ``|u_k(i)|^2`` of every chosen node i and non-zero mode k.
+    n_nodes : int
+        Number of nodes N of the whole network.
+    """
+
+    nodes: np.ndarray
+    frequencies: np.ndarray
+    squares: np.ndarray
+    n_nodes: int
+
+    def mode_weights(self, omega_min, omega_max) -> np.ndarray:
+        """Each node's share of the modes with omega_min <= omega <= omega_max.
+
+        Parameters
+        ----------
+        omega_min, omega_max : float
+            The frequency window, ``0 <= omega_min < omega_max``.
+
+        Returns
+        -------
+        ndarray, shape (M,)
+            ``sum_k |u_k(i)|^2 / N`` over the non-zero modes k in the window.
+
+        Examples
+        --------
+        >>> from bpwidgets import build_network
+        >>> net = build_network(3, 0.0, connection="nearest", spring="constant", seed=0)
+        >>> node_modes(net, nodes=[0, 4]).mode_weights(1.0, 2.0).round(4)
+        array([0.0494, 0.0494])
+        """
+        lo, hi = _check_window(omega_min, omega_max)
+        inside = (self.frequencies >= lo) & (self.frequencies <= hi)
+        return self.squares[:, inside].sum(axis=1) / self.n_nodes
+
+
+def node_modes(network: Network, *, nodes=None) -> NodeModes:
+    """Dense eigenvectors of a small network, kept for the chosen nodes.
+
+    For one network and many frequency windows (the dashboard's brush): the
+    diagonalisation is paid once, and each window then costs one sum.
+
+    Parameters
+    ----------
+    network : Network
+        At most ``EXACT_MAX_NODES`` nodes.
+    nodes : array_like of int, optional
+        The nodes (default: all).
+
+    Returns
+    -------
+    NodeModes
+
+    Raises
+    ------
+    ValueError
+        For a network past ``EXACT_MAX_NODES`` or nodes outside it.
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network
+    >>> net = build_network(12, 0.3, connection="cutoff", spring="inverse", seed=0)
+    >>> modes = node_modes(net, nodes=range(5))
+    >>> modes.mode_weights(0.3, 0.7).shape, modes.mode_weights(1.0, 2.0).shape
+    ((5,), (5,))
+    """
+    if network.n_nodes > EXACT_MAX_NODES:
+        raise ValueError(
+            f"network has {network.n_nodes} nodes: exact mode weights are limited to "
+            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use method='kpm'"
+        )
+    chosen = _check_nodes(network, nodes)
+    n_zero, _ = csgraph.connected_components(network.dynamical_matrix(), directed=False)
+    values, modes = scipy.linalg.eigh(network.dynamical_matrix().toarray())
+    # Zero modes (one per connected cluster) come first and are left out.
+    frequencies = np.sqrt(np.clip(values[n_zero:], 0.0, None))
+    return NodeModes(nodes=chosen, frequencies=frequencies,
+                     squares=modes[chosen, n_zero:] ** 2, n_nodes=network.n_nodes)
 
 
 def _local_moments(matrix, nodes, scale, n_moments):
@@ -1282,9 +1382,8 @@ def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="
     if method == "kpm":
         return local_spectrum(network, nodes=nodes, moments=moments).mode_weights(lo, hi)
     if method == "exact":
-        weights = _exact_mode_weights(network, lo, hi)
-    else:
-        weights = _stochastic_mode_weights(network, lo, hi, vectors, _check_moments(moments))
+        return node_modes(network, nodes=nodes).mode_weights(lo, hi)
+    weights = _stochastic_mode_weights(network, lo, hi, vectors, _check_moments(moments))
     return weights if nodes is None else weights[np.asarray(nodes, dtype=int)]
 
 
@@ -1296,21 +1395,6 @@ def _check_window(omega_min, omega_max):
             f"omega_max={omega_max}"
         )
     return lo, hi
-
-
-def _exact_mode_weights(network, lo, hi):
-    if network.n_nodes > EXACT_MAX_NODES:
-        raise ValueError(
-            f"network has {network.n_nodes} nodes: exact mode weights are limited to "
-            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use method='kpm'"
-        )
-    matrix = network.dynamical_matrix().toarray()
-    n_zero, _ = csgraph.connected_components(network.dynamical_matrix(), directed=False)
-    values, modes = scipy.linalg.eigh(matrix)
-    frequencies = np.sqrt(np.clip(values, 0.0, None))
-    inside = (frequencies >= lo) & (frequencies <= hi)
-    inside[:n_zero] = False
-    return (modes[:, inside] ** 2).sum(axis=1) / network.n_nodes
 
 
 def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):

@@ -273,6 +273,34 @@ def test_selection_follows_new_networks(small_dashboard):
     assert list(panel.z[np.asarray(panel.bars.selected)]) == [3]
 
 
+def test_brush_on_a_small_network_diagonalises_once():
+    """Up to the exact limit the drawn nodes' exact modes serve every later window."""
+    dashboard = Dashboard(size=20, delta=0.3, n_seeds=2, background=False)
+    try:
+        network = dashboard.snapshot.network
+        assert network.n_nodes <= MODE_WEIGHTS_EXACT_MAX
+        dashboard.dos_panel.brush.selected = [0.3, 0.7]
+        first = dashboard.snapshot
+        np.testing.assert_allclose(
+            dashboard.network_panel.nodes.color,
+            mode_weights(network, 0.3, 0.7, nodes=first.view.nodes, method="exact"),
+            rtol=PLOT_RTOL,
+        )
+        dashboard.dos_panel.brush.selected = [1.0, 2.0]
+        second = dashboard.snapshot
+        assert first.local is not None and second.local is first.local  # diagonalised once
+        np.testing.assert_allclose(
+            dashboard.network_panel.nodes.color,
+            mode_weights(network, 1.0, 2.0, nodes=first.view.nodes, method="exact"),
+            rtol=PLOT_RTOL,
+        )
+        # New networks start afresh.
+        dashboard.controls.delta.value = 0.2
+        assert dashboard.snapshot.local is not first.local
+    finally:
+        dashboard.close()
+
+
 def test_brush_on_a_larger_network_reuses_its_local_moments():
     """Past the exact limit the drawn nodes' local moments serve every later window."""
     dashboard = Dashboard(size=60, delta=0.3, n_seeds=2, background=False)

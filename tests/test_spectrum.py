@@ -15,6 +15,7 @@ from bpwidgets import (
     exact_frequencies,
     local_spectrum,
     mode_weights,
+    node_modes,
     reduced_dos,
     ReducedDOS,
     reduced_dos_of,
@@ -448,6 +449,28 @@ def test_a_bound_below_the_spectrum_falls_back_to_a_safe_one():
     net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=0)
     result = reduced_dos_of([net], scale=0.5 * spectrum_bound([net]))
     assert result.scale >= exact_frequencies(net)[-1] ** 2
+
+
+def test_node_modes_match_a_direct_diagonalisation():
+    net = build_network(14, 0.3, connection="cutoff", spring="inverse", seed=4)
+    nodes = [0, 5, 77, 195]
+    modes = node_modes(net, nodes=nodes)
+    values, vectors = np.linalg.eigh(net.dynamical_matrix().toarray())
+    frequencies = np.sqrt(np.clip(values, 0.0, None))
+    n_zero, _ = csgraph.connected_components(net.dynamical_matrix(), directed=False)
+    for lo, hi in [(0.2, 0.6), (1.0, 2.5), (0.0, 10.0)]:
+        inside = (frequencies >= lo) & (frequencies <= hi)
+        inside[:n_zero] = False
+        expected = (vectors[nodes][:, inside] ** 2).sum(axis=1) / net.n_nodes
+        np.testing.assert_allclose(modes.mode_weights(lo, hi), expected, atol=1e-12)
+    # Every non-zero mode once: the nodes' whole weight, less their clusters' zero modes.
+    np.testing.assert_allclose(node_modes(net).mode_weights(0.0, 10.0).sum(),
+                               (net.n_nodes - n_zero) / net.n_nodes)
+    for bad in ([-1], [net.n_nodes], [0.5]):
+        with pytest.raises(ValueError, match="nodes"):
+            node_modes(net, nodes=bad)
+    with pytest.raises(ValueError, match="omega_min"):
+        modes.mode_weights(0.5, 0.5)
 
 
 def test_mode_weights_bad_window():

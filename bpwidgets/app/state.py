@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import build_network, local_spectrum, mode_weights, reduced_dos_of, spectrum_bound
-from ..spectrum import MODE_WEIGHTS_EXACT_MAX, ReducedDOS, default_vectors
+from .. import build_network, local_spectrum, reduced_dos_of, spectrum_bound
+from ..spectrum import MODE_WEIGHTS_EXACT_MAX, ReducedDOS, default_vectors, node_modes
 from .plotdata import (
     FINITE_SIZE_MODES,
     boson_peak,
@@ -110,9 +110,9 @@ class Snapshot:
         The drawn nodes' (``view.nodes``) share of the modes in the brushed window.
     complete : bool
         False for the quick preview whose DOS is the first seed's alone.
-    local : bpwidgets.LocalSpectrum or None
-        Local moments of the drawn nodes, kept so that every further brush on
-        the same network costs one small matrix product.
+    local : bpwidgets.spectrum.NodeModes or bpwidgets.LocalSpectrum or None
+        The drawn nodes' exact modes (small networks) or local moments, kept so
+        that every further brush on the same network costs one small product.
     """
 
     request: Request
@@ -194,13 +194,17 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
 def _with_weights(snapshot, window):
     """The snapshot with the drawn nodes' share of the modes in ``window``.
 
-    Small networks get exact eigenvectors; larger ones the local moments of the
-    drawn nodes, computed on the first brush and reused for the next ones.
+    Small networks get exact eigenvectors, larger ones the local moments of the
+    drawn nodes. Either is computed on the first brush and kept on the snapshot,
+    so that every further brush on the same networks costs one small sum.
     """
     network, nodes = snapshot.network, snapshot.view.nodes
-    if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX:
-        return replace(snapshot, weights=mode_weights(network, *window, nodes=nodes))
-    local = snapshot.local or local_spectrum(network, nodes=nodes)
+    local = snapshot.local
+    if local is None:
+        if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX:
+            local = node_modes(network, nodes=nodes)
+        else:
+            local = local_spectrum(network, nodes=nodes)
     return replace(snapshot, weights=local.mode_weights(*window), local=local)
 
 
