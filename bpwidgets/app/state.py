@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import build_network, local_spectrum, reduced_dos_of, spectrum_bound
+from .. import build_network, local_spectrum, reduced_dos_of
 from ..spectrum import MODE_WEIGHTS_EXACT_MAX, ReducedDOS, default_vectors, node_modes
 from .plotdata import (
     FINITE_SIZE_MODES,
@@ -41,7 +41,7 @@ __all__ = [
 BUSY_DELAY = 0.3
 #: Chebyshev moments of the reduced DOS. Resolution ~ pi omega_max / (2 K) ~ 0.07 at
 #: K = 64: it smooths the finite-size comb of a 60 x 60 cell (spacing ~ 2 pi / L ~ 0.1)
-#: yet resolves the Boson peak near omega = 0.5, and costs a quarter of the default.
+#: yet resolves the Boson peak near omega = 0.5, and costs half the default's recursion.
 DOS_MOMENTS = 64
 
 
@@ -211,15 +211,17 @@ def _with_weights(snapshot, window):
 def _average(networks, first, vectors):
     """The reduced DOS of all ``networks``, given ``first``, the first one's alone.
 
-    The first seed is not computed again: its moments are converted to the bound
-    of all the networks (exactly, :meth:`ReducedDOS.rescaled`) and joined with
-    the others', computed together with that bound.
+    The first seed is not computed again. The others are computed together with
+    their own bound; whichever part has the narrower bound has its moments
+    converted exactly to the wider one (:meth:`ReducedDOS.rescaled`), which lies
+    above every spectrum, and the parts are joined.
     """
-    scale = max(first.scale, spectrum_bound(networks[1:]))
-    rest = reduced_dos_of(networks[1:], moments=DOS_MOMENTS, vectors=vectors, scale=scale)
-    if rest.scale != scale:  # a spectrum escaped the bound: start again, safely
-        return reduced_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors)
-    return ReducedDOS.join([first.rescaled(scale, omega=rest.omega), rest])
+    rest = reduced_dos_of(networks[1:], moments=DOS_MOMENTS, vectors=vectors)
+    wider = first if first.scale >= rest.scale else rest
+    return ReducedDOS.join([
+        part if part is wider else part.rescaled(wider.scale, omega=wider.omega)
+        for part in (first, rest)
+    ])
 
 
 def _with_dos(snapshot, dos, *, complete):
@@ -293,12 +295,6 @@ class LatestWorker:
             self._closed = True
             self._pending = None
             self._condition.notify_all()
-
-    @property
-    def busy(self) -> bool:
-        """True while a job runs or waits."""
-        with self._condition:
-            return self._running or self._pending is not None
 
     def _loop(self):
         while True:
