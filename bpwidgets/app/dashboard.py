@@ -422,16 +422,19 @@ class Dashboard(VBox):
     # -- linking and pins ------------------------------------------------------------------
 
     def _select_bars(self, change):
-        if self._syncing_selection:
-            return
-        try:
-            indices = [] if change["new"] is None else list(change["new"])
-            z = self.coordination_panel.z
-            self._selected_z = tuple(int(z[i]) for i in indices if 0 <= i < len(z))
-            with self._draw_lock, hold(self.network_panel):
-                self._highlight()
-        except Exception as error:
-            self._show_error(error)
+        # Under the (reentrant) draw lock: a click must not interleave with the worker
+        # redrawing the histogram, which sets the bars itself with the flag raised.
+        with self._draw_lock:
+            if self._syncing_selection:
+                return
+            try:
+                indices = [] if change["new"] is None else list(change["new"])
+                z = self.coordination_panel.z
+                self._selected_z = tuple(int(z[i]) for i in indices if 0 <= i < len(z))
+                with hold(self.network_panel):
+                    self._highlight()
+            except Exception as error:
+                self._show_error(error)
 
     def _highlight(self):
         """Fade the drawn nodes whose coordination is not among the selected bars."""
@@ -552,9 +555,6 @@ class Dashboard(VBox):
                          self._page)
 
     def _update_link(self):
-        # Called from the constructor's first observers before the lecture widgets exist.
-        if not hasattr(self, "lecture"):
-            return
         link = self.link
         self.lecture.link.value = link
         self.lecture.link_anchor.value = (
