@@ -110,8 +110,14 @@ VIEWPORT = {"width": 1700, "height": 1000}
 
 
 def open_dashboard(browser, url, *, timeout=PAGE_READY_TIMEOUT):
-    """Open the served dashboard in a new page and wait for its first result."""
+    """Open the served dashboard in a new page and wait for its first result.
+
+    Uncaught page errors, from the first script on, collect in ``page.page_errors``.
+    """
     page = browser.new_page(viewport=VIEWPORT)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.page_errors = errors
     page.goto(url)
     page.wait_for_selector(".bp-status-ready", timeout=timeout)
     return page

@@ -37,3 +37,13 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def small_dashboard():
+    """A dashboard small enough to recompute in milliseconds, without a worker thread."""
+    from bpwidgets.app import Dashboard
+
+    dashboard = Dashboard(size=20, delta=0.3, n_seeds=3, background=False)
+    yield dashboard
+    dashboard.close()

@@ -62,13 +62,6 @@ def paper_dashboard():
     dashboard.close()
 
 
-@pytest.fixture
-def small_dashboard():
-    dashboard = Dashboard(size=20, delta=0.3, n_seeds=3, background=False)
-    yield dashboard
-    dashboard.close()
-
-
 def _status(dashboard):
     return dashboard.status.value
 
@@ -419,9 +412,9 @@ def test_stages_preview_the_first_seed_then_average_all():
 
 
 def test_staged_average_equals_computing_all_seeds_at_once():
-    # The preview's seed is not computed twice: its moments are converted to the bound
-    # of all the networks and joined with the others'. That must give what one call on
-    # all the networks with that bound gives (the same random vectors per seed).
+    # The preview's seed is not computed twice: the part with the narrower bound has its
+    # moments converted to the wider one and the parts are joined. That must give what
+    # one call on all the networks with that bound gives (the same random vectors).
     parameters = Parameters(size=24, delta=0.3, n_seeds=4)
     preview, final = list(compute_stages(Request(parameters)))
     networks = [build_network(24, 0.3, seed=s, **parameters.model()) for s in parameters.seeds]

@@ -35,9 +35,6 @@ REDRAW_TIMEOUT = 60_000
 @pytest.fixture(scope="module")
 def page(chromium, voila_url):
     page = open_dashboard(chromium, voila_url)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.page_errors = errors
     yield page
     page.close()
 
@@ -164,9 +161,6 @@ LECTURE_STATUS = "L = 20, δ = 0.12, nearest, t = 1, seeds 1–2"
 @pytest.fixture(scope="module")
 def lecture_page(chromium, voila_url):
     page = open_dashboard(chromium, f"{voila_url}?{LECTURE_QUERY}")
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.page_errors = errors
     yield page
     page.close()
 
@@ -286,4 +280,5 @@ def test_toy_model_tab_adds_a_spring_by_clicking_two_nodes(page):
     assert "2.000" in text and "2.646" in text  # omega = 2 and sqrt(7): the new poles
     _screenshot(page, "toy-model-added")
     _assert_no_error_output(page)
+    assert page.page_errors == []
     page.locator(".lm-TabBar-tab", has_text="Spring networks").click()

@@ -108,8 +108,10 @@ def test_network_nodes_are_the_views_nodes_coloured_by_coordination():
     np.testing.assert_allclose(artists["nodes"].get_offsets(), np.column_stack([view.x, view.y]))
     expected = [to_rgba(c) for c in coordination_colors(network.coordination[view.nodes])]
     np.testing.assert_allclose(artists["nodes"].get_facecolors(), expected)
+    assert len(artists["springs"]) == len(view.springs)
     for line, (x, y) in zip(artists["springs"], view.springs):
         np.testing.assert_array_equal(line.get_xdata(), x)
+        np.testing.assert_array_equal(line.get_ydata(), y)
 
 
 def test_figure_1_draws_both_networks_whole_and_their_corner():
@@ -147,6 +149,7 @@ def test_figure_4_circles_exactly_the_two_new_poles_of_each_change(series):
     toy_ax = figure.axes[1]
     circles = [c for c in toy_ax.collections if isinstance(c, PathCollection)]
     crystal = _exact_poles(toy_network())
+    assert len(circles) == 2  # the new poles of the added and of the removed spring
     for marks, network in zip(circles,
                               (toy_network(add=[TOY_ADDED]), toy_network(remove=[TOY_REMOVED]))):
         exact = _exact_poles(network)

@@ -165,7 +165,9 @@ def test_fig4_constant_springs_and_toy(run):
     crystal = re.search(r"crystal poles: \[([^\]]+)\]", text).group(1).split()
     np.testing.assert_allclose(np.array(crystal, dtype=float), np.sqrt([3, 6]), atol=1e-4)
     # "The nodes whose Z did not change respond at the new poles too."
-    for heights in re.findall(r"unchanged nodes at the new poles: \[([^\]]+)\]", text):
+    found = re.findall(r"unchanged nodes at the new poles: \[([^\]]+)\]", text)
+    assert len(found) == 2  # the added and the removed spring
+    for heights in found:
         assert all(float(h) > 1.0 for h in heights.split(","))
 
 
