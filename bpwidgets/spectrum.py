@@ -10,8 +10,9 @@ Two ways to get it:
 * ``method="exact"``: dense diagonalisation, O(N^3). The oracle for tests.
 * ``method="kpm"``: the kernel polynomial method (Weisse et al., Rev. Mod.
   Phys. 78, 275 (2006)), O(K R nnz) for K Chebyshev moments and R random
-  vectors. Seeds are stacked into one block-diagonal matrix so that a single
-  sparse product advances every seed at once.
+  vectors. Seeds are stacked into block-diagonal matrices, one per core, so
+  that a single sparse product advances several seeds at once and the cores
+  work side by side; every seed is still computed on its own.
 """
 
 from __future__ import annotations
@@ -89,12 +90,14 @@ class _ThreadedMatrix:
 
     scipy's sparse products are single-threaded but release the GIL, so row
     blocks multiply in parallel; the results are identical to ``matrix @ x``.
+    With ``threads=1`` everything runs in the calling thread.
     """
 
-    def __init__(self, matrix):
+    def __init__(self, matrix, *, threads=None):
         matrix = sp.csr_array(matrix)
         n_rows = matrix.shape[0]
-        n_threads = max(1, min(os.cpu_count() or 1, n_rows // _MIN_ROWS_PER_THREAD))
+        threads = threads or os.cpu_count() or 1
+        n_threads = max(1, min(threads, n_rows // _MIN_ROWS_PER_THREAD))
         edges = np.linspace(0, n_rows, n_threads + 1).astype(int)
         self.shape = matrix.shape
         self.dtype = matrix.dtype
@@ -130,27 +133,113 @@ class _ThreadedMatrix:
         self._each_block(multiply)
         return out
 
-    def chebyshev_step(self, current, previous, scale):
-        """``2 H~ current - previous`` with ``H~ = 2 A / scale - 1``, and row-wise dots.
+    def times_minus(self, x, y):
+        """``self @ x - y``, each row block finished in its own thread."""
+        out = np.empty((self.shape[0],) + x.shape[1:], np.result_type(self.dtype, x.dtype))
 
-        Returns the next vector block and, per row, ``current . current`` and
-        ``next . current``: the whole Chebyshev step runs in the threads.
-        """
-        following = np.empty_like(current)
-        square = np.empty(self.shape[0])
-        cross = np.empty(self.shape[0])
+        def multiply(start, stop, rows):
+            out[start:stop] = rows @ x
+            out[start:stop] -= y[start:stop]
 
-        def step(start, stop, rows):
-            here = current[start:stop]
-            block = rows @ current
-            block *= 4.0 / scale
-            block -= 2.0 * here + previous[start:stop]
-            following[start:stop] = block
-            square[start:stop] = np.einsum("ij,ij->i", here, here)
-            cross[start:stop] = np.einsum("ij,ij->i", block, here)
+        self._each_block(multiply)
+        return out
 
-        self._each_block(step)
-        return following, square, cross
+    def affine(self, a, b) -> "_ThreadedMatrix":
+        """``a * self + b * I`` (square matrices), with the same row blocks and type."""
+        copy = object.__new__(_ThreadedMatrix)
+        copy.shape, copy.dtype, copy._copies = self.shape, self.dtype, {}
+        copy._blocks = []
+        for start, stop, rows in self._blocks:
+            entry_rows = np.repeat(np.arange(start, stop), np.diff(rows.indptr))
+            on_diagonal = rows.indices == entry_rows
+            if np.count_nonzero(on_diagonal) == stop - start:
+                shifted = sp.csr_array(
+                    (rows.data * rows.dtype.type(a), rows.indices, rows.indptr), shape=rows.shape
+                )
+                shifted.data[on_diagonal] += rows.dtype.type(b)
+            else:  # a row without a stored diagonal entry
+                eye = sp.eye_array(stop - start, self.shape[1], k=start, dtype=rows.dtype)
+                shifted = sp.csr_array(a * rows + b * eye, dtype=rows.dtype)
+            copy._blocks.append((start, stop, shifted))
+        return copy
+
+
+def _chebyshev_vectors(matrix, start, scale):
+    """``T_0(H~) v, T_1(H~) v, T_2(H~) v, ...`` without end, ``H~ = 2 H / scale - 1``.
+
+    The one Chebyshev recursion of this module: ``matrix`` is H as a
+    :class:`_ThreadedMatrix`, ``start`` holds v (one vector per column), and the
+    products run in the type of ``start``. ``H~`` maps [0, scale] onto [-1, 1],
+    with lambda = 0 at x = -1.
+    """
+    # T_n+1 = 2 H~ T_n - T_n-1, with 2 H~ = 4 H / scale - 2 folded into one matrix.
+    twice = matrix.astype(start.dtype).affine(4.0 / scale, -2.0)
+    previous, current = start, 0.5 * (twice @ start)
+    yield previous
+    while True:
+        yield current
+        previous, current = current, twice.times_minus(current, previous)
+
+
+class _Stack:
+    """Networks of one size stacked into one block-diagonal matrix.
+
+    Every computation on a stack is done per network (its own Lanczos run, its
+    own conjugate-gradient steps, its own moments), so results do not depend on
+    how networks are grouped into stacks; stacking only shares the sparse
+    products and the array operations. Blocks have ``L**2`` rows each, so a
+    per-network reduction is a reshape.
+    """
+
+    def __init__(self, networks, *, threads=None):
+        self.networks = list(networks)
+        self.size = self.networks[0].size
+        self.block_rows = self.networks[0].n_nodes
+        self.n_blocks = len(self.networks)
+        stacked = sp.block_diag([n.dynamical_matrix() for n in self.networks], format="csr")
+        self.diagonal = stacked.diagonal()
+        self.threads = threads or os.cpu_count() or 1
+        self.matrix = _ThreadedMatrix(stacked, threads=self.threads)
+
+    def gershgorin_bounds(self) -> np.ndarray:
+        """Each network's bound 2 max(H_ii): safe, since every row's off-diagonal entries
+        sum to -H_ii, so no eigenvalue exceeds it."""
+        return 2.0 * self.diagonal.reshape(self.n_blocks, self.block_rows).max(axis=1)
+
+
+def _stacks(networks) -> list:
+    """The networks split into stacks of whole networks, one per core, in order.
+
+    A lone stack (one network, or one core) multiplies on every core; several
+    stacks each run in one thread, side by side (:func:`_each_stack`).
+    """
+    _check_networks(networks)
+    n_stacks = min(len(networks), os.cpu_count() or 1)
+    edges = np.linspace(0, len(networks), n_stacks + 1).round().astype(int)
+    groups = [networks[a:b] for a, b in zip(edges[:-1], edges[1:])]
+    if n_stacks == 1:
+        return [_Stack(networks)]
+    return _each_stack(lambda group: _Stack(group, threads=1), groups)
+
+
+def _each_stack(work, stacks) -> list:
+    """``[work(s) for s in stacks]``, with the stacks in parallel threads when there are several.
+
+    The work must not itself wait on the thread pool: stacks made for parallel
+    work have single-threaded products.
+    """
+    stacks = list(stacks)
+    if len(stacks) == 1:
+        return [work(stacks[0])]
+    return list(_pool().map(work, stacks))
+
+
+def _check_networks(networks) -> None:
+    if not networks or not all(isinstance(n, Network) for n in networks):
+        raise ValueError("networks must be a non-empty sequence of Network")
+    sizes = {n.size for n in networks}
+    if len(sizes) > 1:
+        raise ValueError(f"networks must all have the same size; got sizes {sorted(sizes)}")
 
 
 # --------------------------------------------------------------------------- exact
@@ -266,7 +355,7 @@ def stiffness_tensor(network: Network) -> np.ndarray:
     array([[1., 0.],
            [0., 1.]])
     """
-    return _stiffness_tensors([network])[0]
+    return _stiffness_tensors(_Stack([network]))[0]
 
 
 def debye_level(network: Network) -> float:
@@ -293,11 +382,11 @@ def debye_level(network: Network) -> float:
     >>> round(debye_level(net) * 2 * np.pi, 12)
     1.0
     """
-    return float(_debye_levels([network])[0])
+    return float(_debye_levels(_Stack([network]))[0])
 
 
-def _debye_levels(networks, matrix=None) -> np.ndarray:
-    tensors = _stiffness_tensors(networks, matrix)
+def _debye_levels(stack) -> np.ndarray:
+    tensors = _stiffness_tensors(stack)
     return 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(tensors)))
 
 
@@ -308,25 +397,18 @@ CONDUCTANCE_TOLERANCE = 1e-3
 CONDUCTANCE_MAX_ITERATIONS = 5_000
 
 
-def _stiffness_tensors(networks, matrix=None) -> np.ndarray:
-    """Stiffness tensors of several networks of one size, solved together.
+def _stiffness_tensors(stack) -> np.ndarray:
+    """Stiffness tensors of a stack of networks, each solved on its own.
 
-    Conjugate gradients on the stacked (block-diagonal) system, preconditioned
-    by the crystal's Laplacian, which the FFT inverts exactly on the L x L
-    torus. The networks are perturbations of that lattice, so the iteration
-    count stays small and flat in L, where a sparse LU factorisation grows
-    like N^1.5. ``matrix``, the stacked dynamical matrix as a
-    :class:`_ThreadedMatrix`, is built here unless given.
+    Conjugate gradients, preconditioned by the crystal's Laplacian, which the
+    FFT inverts exactly on the L x L torus. The networks are perturbations of
+    that lattice, so the iteration count stays small and flat in L, where a
+    sparse LU factorisation grows like N^1.5.
     """
-    size = networks[0].size
-    if any(n.size != size for n in networks):
-        raise ValueError("networks solved together must have the same size")
-    if matrix is None:
-        matrix = _ThreadedMatrix(sp.block_diag([n.dynamical_matrix() for n in networks]))
-    rhs = np.concatenate([_gradient_source(n) for n in networks])
-    potentials = _lattice_pcg(matrix, rhs, size, len(networks))
-    tensors = np.empty((len(networks), 2, 2))
-    for k, network in enumerate(networks):
+    rhs = np.concatenate([_gradient_source(n) for n in stack.networks])
+    potentials = _lattice_pcg(stack, rhs)
+    tensors = np.empty((stack.n_blocks, 2, 2))
+    for k, network in enumerate(stack.networks):
         u = potentials[k * network.n_nodes : (k + 1) * network.n_nodes]
         bonds, t = network.bonds, network.stiffness
         drop = network.bond_vectors + u[bonds[:, 1]] - u[bonds[:, 0]]
@@ -344,39 +426,50 @@ def _gradient_source(network) -> np.ndarray:
     return source
 
 
-def _lattice_pcg(matrix, rhs, size, n_blocks) -> np.ndarray:
-    """Solve matrix @ u = rhs (consistent, singular on cluster indicators) by PCG.
+def _lattice_pcg(stack, rhs) -> np.ndarray:
+    """Solve H u = rhs (consistent, singular on cluster indicators) by PCG, per network.
 
     The preconditioner is the pseudo-inverse of the unit square-lattice
     Laplacian, 2 (2 - cos kx - cos ky) in Fourier space, applied to every
     block. Kernel components that creep into u are constant on clusters and
-    do not change any bond's potential drop. Columns are solved side by side,
-    each with its own step lengths; vectors are stored one column per row so
-    that the FFTs run over contiguous memory.
+    do not change any bond's potential drop. Every column of every network
+    takes its own steps and stops at its own residual, so a network's
+    potentials do not depend on the others in the stack. Vectors are stored
+    one column per row so that the FFTs run over contiguous memory.
     """
+    size, n_blocks = stack.size, stack.n_blocks
     kx = 2.0 * np.pi * np.fft.fftfreq(size)
     ky = 2.0 * np.pi * np.fft.rfftfreq(size)
     symbol = 2.0 * (2.0 - np.cos(kx)[:, None] - np.cos(ky)[None, :])
     symbol[0, 0] = np.inf  # the uniform mode: left out (pseudo-inverse)
     columns = rhs.shape[1]
+    blocks = (columns, n_blocks, size * size)
 
     symbol = symbol.astype(np.float32)
     # Single precision for the iteration vectors and the products: they are bound by
     # memory traffic. Dots are summed in double, and the potentials accumulate in
     # double; the error left in sigma is set by the tolerance (quadratic in it).
-    single = matrix.astype(np.float32)
+    single = stack.matrix.astype(np.float32)
+    workers = -1 if stack.threads > 1 else 1
 
     def precondition(r):
-        blocks = r.reshape(columns, n_blocks, size, size)
-        spectrum = scipy.fft.rfft2(blocks, workers=-1) / symbol
-        solved = scipy.fft.irfft2(spectrum, s=(size, size), workers=-1)
+        grids = r.reshape(columns, n_blocks, size, size)
+        spectrum = scipy.fft.rfft2(grids, workers=workers) / symbol
+        solved = scipy.fft.irfft2(spectrum, s=(size, size), workers=workers)
         return solved.reshape(r.shape)
 
     def apply(v):
         return np.stack([single @ row for row in v])
 
     def dot(a, b):
-        return np.einsum("ij,ij->i", a, b, dtype=np.float64)
+        return np.einsum("ijk,ijk->ij", a.reshape(blocks), b.reshape(blocks), dtype=np.float64)
+
+    def scaled(c, v):
+        """Each network's part of v times its own c (c of shape (columns, n_blocks))."""
+        return (c[:, :, None] * v.reshape(blocks)).reshape(v.shape)
+
+    def ratio(a, b):
+        return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
 
     residual = np.ascontiguousarray(rhs.T, dtype=np.float32)
     u = np.zeros(residual.shape)
@@ -384,16 +477,19 @@ def _lattice_pcg(matrix, rhs, size, n_blocks) -> np.ndarray:
     z = precondition(residual)
     direction = z.copy()
     rz = dot(residual, z)
+    active = np.ones(target.shape, bool)
     for _ in range(CONDUCTANCE_MAX_ITERATIONS):
-        if np.all(np.sqrt(dot(residual, residual)) <= target):
+        # A solved column stops moving (step 0); a zero source (the crystal) is solved by u = 0.
+        active &= np.sqrt(dot(residual, residual)) > target
+        if not active.any():
             return u.T
         image = apply(direction)
-        step = rz / dot(direction, image)
-        u += step[:, None] * direction
-        residual -= step.astype(np.float32)[:, None] * image
+        step = np.where(active, ratio(rz, dot(direction, image)), 0.0)
+        u += scaled(step, direction)
+        residual -= scaled(step.astype(np.float32), image)
         z = precondition(residual)
         rz_next = dot(residual, z)
-        direction = z + (rz_next / rz).astype(np.float32)[:, None] * direction
+        direction = z + scaled(ratio(rz_next, rz).astype(np.float32), direction)
         rz = rz_next
     raise RuntimeError("the conductance solve did not converge")
 
@@ -700,8 +796,7 @@ def reduced_dos_of(
     (0, 1, 2)
     """
     networks = list(networks)
-    if not networks or not all(isinstance(n, Network) for n in networks):
-        raise ValueError("networks must be a non-empty sequence of Network")
+    _check_networks(networks)
     if method not in ("kpm", "exact"):
         raise ValueError(f"method must be one of 'kpm', 'exact'; got {method!r}")
     n_moments = _check_moments(moments)
@@ -714,35 +809,39 @@ def reduced_dos_of(
         scale = _check_scale(scale)
 
     # Both methods rescale by the same bound, so they share one kernel and differ
-    # only by the stochastic trace.
-    stacked = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
-    diagonal = stacked.diagonal()
-    matrix = _ThreadedMatrix(stacked)
+    # only by the stochastic trace. The networks are split into one stack per core;
+    # each stack's work runs in its own thread.
+    stacks = _stacks(networks)
     if scale is None:
-        scale = _upper_bound(matrix, diagonal)
+        scale = max(_each_stack(lambda stack: _upper_bounds(stack).max(), stacks))
+    gershgorin = max(stack.gershgorin_bounds().max() for stack in stacks)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         if max(f[-1] for f in frequencies) ** 2 > scale:
-            scale = _gershgorin_bound(diagonal)
+            scale = gershgorin
         moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
     else:
-        n_vectors = vectors or default_vectors(matrix.shape[0])
-        with np.errstate(over="ignore", invalid="ignore"):
-            moment_rows, zero_modes = _kpm_moments(
-                networks, matrix, scale, n_moments, n_vectors
-            )
+        n_vectors = vectors or default_vectors(sum(n.n_nodes for n in networks))
+
+        def moments_with(scale):
+            def work(stack):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    return _kpm_moments(stack, scale, n_moments, n_vectors)
+
+            parts = _each_stack(work, stacks)
+            return tuple(np.concatenate([part[k] for part in parts]) for k in (0, 1))
+
+        moment_rows, zero_modes = moments_with(scale)
         if not np.all(np.abs(moment_rows) <= 1.5):
             # An eigenvalue escaped the bound: |T_n| grows past x = 1, in single precision
             # up to overflow (NaN). Redo with the safe Gershgorin bound.
-            scale = _gershgorin_bound(diagonal)
-            moment_rows, zero_modes = _kpm_moments(
-                networks, matrix, scale, n_moments, n_vectors
-            )
+            scale = gershgorin
+            moment_rows, zero_modes = moments_with(scale)
+    levels = np.concatenate(_each_stack(_debye_levels, stacks))
 
     if grid is None:
         grid = np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS)
     per_seed = _reconstruct(moment_rows, scale, grid)
-    levels = _debye_levels(networks, matrix)
     return ReducedDOS(
         omega=grid,
         per_seed=per_seed,
@@ -761,8 +860,10 @@ def reduced_dos_of(
 def spectrum_bound(networks) -> float:
     """The bound :func:`reduced_dos_of` rescales by: above every network's eigenvalues.
 
-    The largest Ritz value of a short Lanczos run on all the networks together,
-    plus its residual and a 2 % margin, and never above the Gershgorin bound.
+    The largest over the networks of each one's bound: the top Ritz value of a
+    short Lanczos run plus its residual and a 2 % margin, and never above the
+    network's Gershgorin bound. A network's own bound does not depend on which
+    networks it is given with.
 
     Parameters
     ----------
@@ -780,10 +881,8 @@ def spectrum_bound(networks) -> float:
     True
     """
     networks = list(networks)
-    if not networks or not all(isinstance(n, Network) for n in networks):
-        raise ValueError("networks must be a non-empty sequence of Network")
-    stacked = sp.block_diag([n.dynamical_matrix() for n in networks], format="csr")
-    return _upper_bound(_ThreadedMatrix(stacked), stacked.diagonal())
+    _check_networks(networks)
+    return float(max(_each_stack(lambda stack: _upper_bounds(stack).max(), _stacks(networks))))
 
 
 def default_vectors(total_nodes) -> int:
@@ -850,40 +949,42 @@ def _check_omega(omega) -> np.ndarray:
     return grid
 
 
-def _upper_bound(matrix, diagonal) -> float:
-    """Upper bound of the spectrum: largest Ritz value of a short Lanczos run, plus margin.
+def _upper_bounds(stack) -> np.ndarray:
+    """Upper bound of each network's spectrum: top Ritz value of a short Lanczos run, plus margin.
 
     The Gershgorin bound 2 max(H_ii) is safe but loose, which would waste
-    resolution; Lanczos converges fast at the top of the spectrum.
+    resolution; Lanczos converges fast at the top of the spectrum. Every
+    network runs its own recurrence, from the same start vector, side by side.
     """
-    n = matrix.shape[0]
+    n_blocks, n = stack.n_blocks, stack.block_rows
     steps = min(LANCZOS_STEPS, n)
     # Single precision halves the memory traffic; the bound keeps a 2 % margin anyway.
-    matrix = matrix.astype(np.float32)
-    v = np.random.default_rng(LANCZOS_SEED).standard_normal(n, dtype=np.float32)
-    v /= np.linalg.norm(v)
-    v_previous = np.zeros(n, np.float32)
-    alpha, beta = np.zeros(steps), np.zeros(steps)
+    matrix = stack.matrix.astype(np.float32)
+    start = np.random.default_rng(LANCZOS_SEED).standard_normal(n, dtype=np.float32)
+    v = np.tile(start / np.linalg.norm(start), (n_blocks, 1))
+    v_previous = np.zeros_like(v)
+    alpha, beta = np.zeros((n_blocks, steps)), np.zeros((n_blocks, steps))
+    ran = np.full(n_blocks, steps)  # steps each network's recurrence ran
     for k in range(steps):
-        w = matrix @ v
-        alpha[k] = v @ w
-        w -= np.float32(alpha[k]) * v
+        w = (matrix @ v.ravel()).reshape(v.shape)
+        alpha[:, k] = np.einsum("ij,ij->i", v, w, dtype=np.float64)
+        w -= alpha[:, k, None].astype(np.float32) * v
         if k:
-            w -= np.float32(beta[k - 1]) * v_previous
-        beta[k] = np.linalg.norm(w)
-        if beta[k] < 1e-6 * max(abs(alpha[k]), 1.0):
-            steps = k + 1
+            w -= beta[:, k - 1, None].astype(np.float32) * v_previous
+        beta[:, k] = np.sqrt(np.einsum("ij,ij->i", w, w, dtype=np.float64))
+        # A recurrence that has spanned its invariant subspace stops (and its block idles).
+        ended = (ran == steps) & (beta[:, k] < 1e-6 * np.maximum(np.abs(alpha[:, k]), 1.0))
+        ran[ended] = k + 1
+        if np.all(ran <= k + 1):
             break
-        w /= np.float32(beta[k])
+        inverse = np.divide(1.0, beta[:, k], out=np.zeros(n_blocks), where=ran == steps)
+        w *= inverse.astype(np.float32)[:, None]  # an ended block's vectors become zero
         v_previous, v = v, w
-    ritz, vectors = scipy.linalg.eigh_tridiagonal(alpha[:steps], beta[: steps - 1])
-    residual = abs(beta[steps - 1] * vectors[-1, -1])
-    return float(min(SCALE_SAFETY * (ritz[-1] + residual), _gershgorin_bound(diagonal)))
-
-
-def _gershgorin_bound(diagonal) -> float:
-    """2 max(H_ii): every row's off-diagonal entries sum to -H_ii, so no eigenvalue exceeds it."""
-    return float(2.0 * diagonal.max())
+    bounds = np.empty(n_blocks)
+    for b, m in enumerate(ran):
+        ritz, vectors = scipy.linalg.eigh_tridiagonal(alpha[b, :m], beta[b, : m - 1])
+        bounds[b] = SCALE_SAFETY * (ritz[-1] + abs(beta[b, m - 1] * vectors[-1, -1]))
+    return np.minimum(bounds, stack.gershgorin_bounds())
 
 
 def _random_vectors(networks, n_vectors):
@@ -908,38 +1009,36 @@ def _random_vectors(networks, n_vectors):
     return np.concatenate(parts), np.array(n_zero)
 
 
-def _kpm_moments(networks, matrix, scale, n_moments, n_vectors):
-    """Stochastic Chebyshev moments of every stacked network (Weisse et al., Eq. (34)).
-
-    ``matrix`` is the stacked dynamical matrix as a :class:`_ThreadedMatrix`.
-    """
+def _kpm_moments(stack, scale, n_moments, n_vectors):
+    """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34))."""
+    networks = stack.networks
     sizes = np.array([n.n_nodes for n in networks])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     start, n_zero = _random_vectors(networks, n_vectors)
     # Single precision: the recursion reads the matrix and the vectors 2K times and is
     # bound by memory traffic, which this halves. Row dots are summed in double.
-    matrix = matrix.astype(np.float32)
     start = start.astype(np.float32)
-    scale = float(scale)  # a numpy scalar would promote the vectors back to double
+    n_blocks = stack.n_blocks
 
-    # Rescaled H~ = 2 H / scale - 1 maps [0, scale] onto [-1, 1] with lambda = 0 at x = -1.
+    def per_seed(a, b):
+        # Each network's rows are one contiguous run: a dot per network, summed pairwise
+        # (a plain single-precision accumulator over N R terms would lose digits).
+        dots = np.multiply(a, b).reshape(n_blocks, -1).sum(axis=1)
+        return dots.astype(np.float64) / (sizes * n_vectors)
 
-    def per_seed(row_dots):
-        return np.add.reduceat(row_dots.astype(np.float64), starts) / (sizes * n_vectors)
-
-    half = n_moments // 2
+    squares, crosses = [], []
+    alphas = _chebyshev_vectors(stack.matrix, start, scale)
+    alpha = next(alphas)
+    for _ in range(n_moments // 2):
+        alpha_next = next(alphas)
+        squares.append(per_seed(alpha, alpha))
+        crosses.append(per_seed(alpha_next, alpha))
+        alpha = alpha_next
+    squares, crosses = np.array(squares).T, np.array(crosses).T
+    # Two moments per product: mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1,
+    # with a_0 the start vectors (n = 0 gives mu_0 and mu_1 themselves).
     moments = np.empty((len(networks), n_moments))
-    alpha_previous = start
-    alpha = (2.0 / scale) * (matrix @ start) - start
-    mu0 = per_seed(np.einsum("ij,ij->i", start, start))
-    mu1 = per_seed(np.einsum("ij,ij->i", alpha, start))
-    moments[:, 0], moments[:, 1] = mu0, mu1
-    for n in range(1, half):
-        # mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1.
-        alpha_next, square, cross = matrix.chebyshev_step(alpha, alpha_previous, scale)
-        moments[:, 2 * n] = 2.0 * per_seed(square) - mu0
-        moments[:, 2 * n + 1] = 2.0 * per_seed(cross) - mu1
-        alpha_previous, alpha = alpha, alpha_next
+    moments[:, 0::2] = 2.0 * squares - squares[:, :1]
+    moments[:, 1::2] = 2.0 * crosses - crosses[:, :1]
     # The vectors carry the weight of the non-zero modes; normalise to the whole node count.
     nonzero = (sizes - n_zero) / sizes
     moments *= (nonzero / moments[:, 0])[:, None]
@@ -1192,8 +1291,9 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
         )
     n_moments = _check_moments(moments)
     matrix = network.dynamical_matrix()
-    threaded = _ThreadedMatrix(matrix)
-    scale = _upper_bound(threaded, matrix.diagonal())
+    stack = _Stack([network])
+    threaded = stack.matrix
+    scale = float(_upper_bounds(stack)[0])
     _, labels = csgraph.connected_components(matrix, directed=False)
     cluster_size = np.bincount(labels)[labels[chosen]]
     block = max(1, _LOCAL_BLOCK_ENTRIES // network.n_nodes)
@@ -1315,16 +1415,16 @@ def _local_moments(matrix, nodes, scale, n_moments):
     start = np.zeros((n_rows, nodes.size))
     start[nodes, np.arange(nodes.size)] = 1.0
     moments = np.empty((nodes.size, n_moments))
-    previous = start
-    current = (2.0 / scale) * (matrix @ start) - start
-    moments[:, 0] = 1.0
-    moments[:, 1] = current[nodes, np.arange(nodes.size)]
-    for n in range(1, n_moments // 2):
+    vectors = _chebyshev_vectors(matrix, start, scale)
+    current = next(vectors)
+    for n in range(n_moments // 2):
         # mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1, per column.
-        moments[:, 2 * n] = 2.0 * np.einsum("ij,ij->j", current, current) - moments[:, 0]
-        following = 2.0 * ((2.0 / scale) * (matrix @ current) - current) - previous
-        moments[:, 2 * n + 1] = 2.0 * np.einsum("ij,ij->j", following, current) - moments[:, 1]
-        previous, current = current, following
+        following = next(vectors)
+        moments[:, 2 * n] = 2.0 * np.einsum("ij,ij->j", current, current)
+        moments[:, 2 * n + 1] = 2.0 * np.einsum("ij,ij->j", following, current)
+        current = following
+    moments[:, 0::2] -= moments[:, :1] / 2.0
+    moments[:, 1::2] -= moments[:, 1:2] / 2.0
     return moments
 
 
@@ -1403,15 +1503,13 @@ def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):
     """Diagonal of the smoothed window projector, E[v * P v] over Rademacher vectors."""
     if isinstance(n_vectors, bool) or not isinstance(n_vectors, numbers.Integral) or n_vectors < 1:
         raise ValueError(f"vectors must be a positive integer; got {n_vectors!r}")
-    matrix = network.dynamical_matrix()
-    threaded = _ThreadedMatrix(matrix)
-    scale = _upper_bound(threaded, matrix.diagonal())
+    stack = _Stack([network])
+    threaded = stack.matrix
+    scale = float(_upper_bounds(stack)[0])
     start, _ = _random_vectors([network], n_vectors)
     coefficients = _window_coefficients(lo, hi, scale, n_moments)
-    previous, current = start, (2.0 / scale) * (threaded @ start) - start
-    projected = coefficients[0] * previous + coefficients[1] * current
-    for c in coefficients[2:]:
-        previous, current = current, 2.0 * ((2.0 / scale) * (threaded @ current) - current) - previous
-        projected += c * current
+    projected = np.zeros_like(start)
+    for c, vectors in zip(coefficients, _chebyshev_vectors(threaded, start, scale)):
+        projected += c * vectors
     weights = np.einsum("ij,ij->i", start, projected) / n_vectors
     return np.clip(weights, 0.0, None) / network.n_nodes

@@ -400,6 +400,34 @@ def test_seeds_computed_apart_with_one_bound_join_to_the_whole():
     assert joined.debye_level == pytest.approx(np.mean(joined.debye_levels))
 
 
+def test_a_networks_result_does_not_depend_on_the_networks_beside_it():
+    # Networks are split into one stack per core, and each is solved on its own: a
+    # network's bound, moments and Debye level are those it has alone. The crystal's
+    # conductance problem has a zero source, which must not upset the others.
+    nets = [build_network(24, 0.0, connection="cutoff", spring="inverse", seed=0)]
+    nets += [build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s)
+             for s in range(3)]
+    nets += [build_network(24, 0.2, connection="nearest", spring="constant", seed=7)]
+    bounds = [spectrum_bound([n]) for n in nets]
+    assert spectrum_bound(nets) == max(bounds)
+    assert spectrum_bound(nets[1:3]) == max(bounds[1:3])
+    whole = reduced_dos_of(nets, moments=64, vectors=3)
+    assert whole.scale == max(bounds)
+    for k, net in enumerate(nets):
+        alone = reduced_dos_of([net], moments=64, vectors=3, scale=whole.scale)
+        np.testing.assert_allclose(alone.moments[0], whole.moments[k], atol=1e-6)
+        assert alone.debye_levels[0] == pytest.approx(whole.debye_levels[k], rel=1e-9)
+    assert whole.debye_levels[0] == pytest.approx(CRYSTAL_DEBYE_LEVEL, rel=1e-12)
+
+
+def test_networks_of_different_sizes_are_refused_together():
+    nets = [build_network(size, 0.2, connection="cutoff", spring="inverse", seed=0)
+            for size in (12, 16)]
+    for call in (reduced_dos_of, spectrum_bound):
+        with pytest.raises(ValueError, match="same size"):
+            call(nets)
+
+
 def test_rescaled_moments_equal_a_computation_with_that_bound():
     net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=3)
     # Exact moments: the conversion itself must be exact.
