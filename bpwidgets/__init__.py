@@ -7,7 +7,7 @@ over random seeds, :func:`debye_level` its own Debye level, and
 dashboard lives in :mod:`bpwidgets.app`.
 """
 
-from .network import CONNECTIONS, SPRINGS, Network, build_network
+from .network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
 from .spectrum import (
     CRYSTAL_DEBYE_LEVEL,
     EXACT_MAX_NODES,
@@ -39,6 +39,7 @@ __all__ = [
     "Network",
     "ReducedDOS",
     "build_network",
+    "build_networks",
     "crystal_reduced_dos",
     "debye_level",
     "exact_frequencies",

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["CONNECTIONS", "SPRINGS", "Network", "build_network"]
+from . import _threads
+
+__all__ = ["CONNECTIONS", "SPRINGS", "Network", "build_network", "build_networks"]
 
 #: Valid values of ``connection``: lattice neighbours, or every pair closer than a + delta.
 CONNECTIONS = ("nearest", "cutoff")
@@ -226,6 +228,37 @@ def build_network(size, delta, *, connection, spring, seed=None) -> Network:
     return Network(
         size=size, delta=delta, connection=connection, spring=spring, seed=seed, **arrays
     )
+
+
+def build_networks(size, delta, *, connection, spring, seeds) -> list:
+    """One network per seed, built side by side on all cores.
+
+    Parameters
+    ----------
+    size, delta, connection, spring
+        As for :func:`build_network`.
+    seeds : iterable of int
+        Network ``k`` is ``build_network(..., seed=seeds[k])``.
+
+    Returns
+    -------
+    list of Network
+
+    Raises
+    ------
+    ValueError
+        As :func:`build_network` does.
+
+    Examples
+    --------
+    >>> nets = build_networks(20, 0.2, connection="cutoff", spring="inverse", seeds=range(3))
+    >>> [net.seed for net in nets]
+    [0, 1, 2]
+    """
+    def build(seed):
+        return build_network(size, delta, connection=connection, spring=spring, seed=seed)
+
+    return _threads.each(build, seeds)
 
 
 def _check_size(size) -> int:

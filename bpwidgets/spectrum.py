@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,7 +28,8 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.special
 
-from .network import Network, build_network
+from . import _threads
+from .network import Network, build_networks
 
 __all__ = [
     "CRYSTAL_DEBYE_LEVEL",
@@ -80,11 +79,6 @@ MODE_WEIGHTS_LOCAL_MAX = 1_000
 _MIN_ROWS_PER_THREAD = 4_096
 
 
-@functools.lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bpwidgets")
-
-
 class _ThreadedMatrix:
     """A CSR matrix whose products run on all cores, one block of rows per thread.
 
@@ -96,7 +90,7 @@ class _ThreadedMatrix:
     def __init__(self, matrix, *, threads=None):
         matrix = sp.csr_array(matrix)
         n_rows = matrix.shape[0]
-        threads = threads or os.cpu_count() or 1
+        threads = threads or _threads.cores()
         n_threads = max(1, min(threads, n_rows // _MIN_ROWS_PER_THREAD))
         edges = np.linspace(0, n_rows, n_threads + 1).astype(int)
         self.shape = matrix.shape
@@ -121,7 +115,7 @@ class _ThreadedMatrix:
         if len(self._blocks) == 1:
             work(*self._blocks[0])
             return
-        for future in [_pool().submit(work, *block) for block in self._blocks]:
+        for future in [_threads.pool().submit(work, *block) for block in self._blocks]:
             future.result()
 
     def __matmul__(self, x):
@@ -198,7 +192,7 @@ class _Stack:
         self.n_blocks = len(self.networks)
         stacked = sp.block_diag([n.dynamical_matrix() for n in self.networks], format="csr")
         self.diagonal = stacked.diagonal()
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or _threads.cores()
         self.matrix = _ThreadedMatrix(stacked, threads=self.threads)
 
     def gershgorin_bounds(self) -> np.ndarray:
@@ -211,27 +205,16 @@ def _stacks(networks) -> list:
     """The networks split into stacks of whole networks, one per core, in order.
 
     A lone stack (one network, or one core) multiplies on every core; several
-    stacks each run in one thread, side by side (:func:`_each_stack`).
+    stacks each run in one thread, side by side (:func:`bpwidgets._threads.each`).
     """
     _check_networks(networks)
-    n_stacks = min(len(networks), os.cpu_count() or 1)
+    n_stacks = min(len(networks), _threads.cores())
     edges = np.linspace(0, len(networks), n_stacks + 1).round().astype(int)
     groups = [networks[a:b] for a, b in zip(edges[:-1], edges[1:])]
     if n_stacks == 1:
         return [_Stack(networks)]
-    return _each_stack(lambda group: _Stack(group, threads=1), groups)
-
-
-def _each_stack(work, stacks) -> list:
-    """``[work(s) for s in stacks]``, with the stacks in parallel threads when there are several.
-
-    The work must not itself wait on the thread pool: stacks made for parallel
-    work have single-threaded products.
-    """
-    stacks = list(stacks)
-    if len(stacks) == 1:
-        return [work(stacks[0])]
-    return list(_pool().map(work, stacks))
+    # Stacks made for parallel work multiply in their own thread: they never wait on the pool.
+    return _threads.each(lambda group: _Stack(group, threads=1), groups)
 
 
 def _check_networks(networks) -> None:
@@ -756,11 +739,9 @@ def reduced_dos(
     >>> result.per_seed.shape, round(result.debye_level, 3)
     ((10, 401), 0.217)
     """
-    seeds = _check_seeds(seeds)
-    networks = [
-        build_network(size, delta, connection=connection, spring=spring, seed=s)
-        for s in seeds
-    ]
+    networks = build_networks(
+        size, delta, connection=connection, spring=spring, seeds=_check_seeds(seeds)
+    )
     return reduced_dos_of(networks, omega=omega, method=method, moments=moments, vectors=vectors)
 
 
@@ -813,7 +794,7 @@ def reduced_dos_of(
     # each stack's work runs in its own thread.
     stacks = _stacks(networks)
     if scale is None:
-        scale = max(_each_stack(lambda stack: _upper_bounds(stack).max(), stacks))
+        scale = max(_threads.each(lambda stack: _upper_bounds(stack).max(), stacks))
     gershgorin = max(stack.gershgorin_bounds().max() for stack in stacks)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
@@ -828,7 +809,7 @@ def reduced_dos_of(
                 with np.errstate(over="ignore", invalid="ignore"):
                     return _kpm_moments(stack, scale, n_moments, n_vectors)
 
-            parts = _each_stack(work, stacks)
+            parts = _threads.each(work, stacks)
             return tuple(np.concatenate([part[k] for part in parts]) for k in (0, 1))
 
         moment_rows, zero_modes = moments_with(scale)
@@ -837,7 +818,7 @@ def reduced_dos_of(
             # up to overflow (NaN). Redo with the safe Gershgorin bound.
             scale = gershgorin
             moment_rows, zero_modes = moments_with(scale)
-    levels = np.concatenate(_each_stack(_debye_levels, stacks))
+    levels = np.concatenate(_threads.each(_debye_levels, stacks))
 
     if grid is None:
         grid = np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS)
@@ -882,7 +863,7 @@ def spectrum_bound(networks) -> float:
     """
     networks = list(networks)
     _check_networks(networks)
-    return float(max(_each_stack(lambda stack: _upper_bounds(stack).max(), _stacks(networks))))
+    return float(max(_threads.each(lambda stack: _upper_bounds(stack).max(), _stacks(networks))))
 
 
 def default_vectors(total_nodes) -> int:

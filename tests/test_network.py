@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from bpwidgets import CONNECTIONS, SPRINGS, build_network
+from bpwidgets import CONNECTIONS, SPRINGS, build_network, build_networks
 
 #: Matrix entries agree to round-off.
 MATRIX_TOLERANCE = 1e-12
@@ -196,3 +196,14 @@ def test_cutoff_boundary_of_the_size_rule():
     build_network(4, 0.4, connection="cutoff", spring="inverse", seed=0)
     with pytest.raises(ValueError, match="size"):
         build_network(3, 0.5, connection="cutoff", spring="inverse", seed=0)
+
+
+def test_networks_built_side_by_side_are_the_ones_built_alone():
+    together = build_networks(30, 0.3, connection="cutoff", spring="inverse", seeds=[5, 0, 2])
+    assert [net.seed for net in together] == [5, 0, 2]
+    for net in together:
+        alone = build_network(30, 0.3, connection="cutoff", spring="inverse", seed=net.seed)
+        np.testing.assert_array_equal(net.positions, alone.positions)
+        np.testing.assert_array_equal(net.bonds, alone.bonds)
+    with pytest.raises(ValueError, match="size"):
+        build_networks(2, 0.3, connection="cutoff", spring="inverse", seeds=[0, 1])

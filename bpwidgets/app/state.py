@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import build_network, local_spectrum, reduced_dos_of
+from .. import build_networks, local_spectrum, reduced_dos_of
 from ..spectrum import MODE_WEIGHTS_EXACT_MAX, ReducedDOS, default_vectors, node_modes
 from .plotdata import (
     FINITE_SIZE_MODES,
@@ -164,7 +164,7 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
     if previous is not None and previous.complete and previous.request.parameters == p:
         snapshot = replace(previous, request=request, weights=None)
     else:
-        networks = [build_network(p.size, p.delta, seed=s, **p.model()) for s in p.seeds]
+        networks = build_networks(p.size, p.delta, seeds=p.seeds, **p.model())
         coordination, fractions, mean = coordination_histogram(
             [n.coordination for n in networks]
         )
