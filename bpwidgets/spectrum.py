@@ -378,15 +378,19 @@ def _debye_levels(stack) -> np.ndarray:
 CONDUCTANCE_TOLERANCE = 1e-3
 #: Iteration cap of that solve: far above what the lattice preconditioner needs (tens).
 CONDUCTANCE_MAX_ITERATIONS = 5_000
+#: Damping w of the Jacobi smoothing steps, w / H_ii, around the lattice solve. Below 1, so
+#: the smoothing converges on its own (every eigenvalue of H / H_ii is at most 2).
+SMOOTHING_WEIGHT = 0.6
 
 
 def _stiffness_tensors(stack) -> np.ndarray:
     """Stiffness tensors of a stack of networks, each solved on its own.
 
     Conjugate gradients, preconditioned by the crystal's Laplacian, which the
-    FFT inverts exactly on the L x L torus. The networks are perturbations of
-    that lattice, so the iteration count stays small and flat in L, where a
-    sparse LU factorisation grows like N^1.5.
+    FFT inverts exactly on the L x L torus, between two Jacobi smoothing steps
+    (:func:`_lattice_pcg`). The networks are perturbations of that lattice, so
+    the iteration count stays small and flat in L, where a sparse LU
+    factorisation grows like N^1.5.
     """
     rhs = np.concatenate([_gradient_source(n) for n in stack.networks])
     potentials = _lattice_pcg(stack, rhs)
@@ -412,10 +416,15 @@ def _gradient_source(network) -> np.ndarray:
 def _lattice_pcg(stack, rhs) -> np.ndarray:
     """Solve H u = rhs (consistent, singular on cluster indicators) by PCG, per network.
 
-    The preconditioner is the pseudo-inverse of the unit square-lattice
-    Laplacian, 2 (2 - cos kx - cos ky) in Fourier space, applied to every
-    block. Kernel components that creep into u are constant on clusters and
-    do not change any bond's potential drop. Every column of every network
+    The preconditioner is symmetric and two-level: a damped Jacobi step, then
+    the pseudo-inverse of the unit square-lattice Laplacian, 2 (2 - cos kx -
+    cos ky) in Fourier space, on the remaining residual of every block, then
+    Jacobi again. The lattice solve handles the long-wavelength error and
+    Jacobi the local error around unusually stiff or weak springs, which
+    alone would take the lattice-preconditioned iteration 2 to 10 times as
+    many steps (at delta = 0.3 and 0.5, cutoff, 1/r springs). Kernel
+    components that creep into u are constant on clusters and do not change
+    any bond's potential drop. Every column of every network
     takes its own steps and stops at its own residual, so a network's
     potentials do not depend on the others in the stack. Vectors are stored
     one column per row so that the FFTs run over contiguous memory.
@@ -435,7 +444,10 @@ def _lattice_pcg(stack, rhs) -> np.ndarray:
     single = stack.matrix.astype(np.float32)
     workers = -1 if stack.threads > 1 else 1
 
-    def precondition(r):
+    diagonal = stack.diagonal
+    smoother = (SMOOTHING_WEIGHT / np.where(diagonal > 0, diagonal, np.inf)).astype(np.float32)
+
+    def lattice_solve(r):
         grids = r.reshape(columns, n_blocks, size, size)
         spectrum = scipy.fft.rfft2(grids, workers=workers) / symbol
         solved = scipy.fft.irfft2(spectrum, s=(size, size), workers=workers)
@@ -443,6 +455,12 @@ def _lattice_pcg(stack, rhs) -> np.ndarray:
 
     def apply(v):
         return np.stack([single @ row for row in v])
+
+    def precondition(r):
+        x = smoother * r
+        x += lattice_solve(r - apply(x))
+        x += smoother * (r - apply(x))
+        return x
 
     def dot(a, b):
         return np.einsum("ijk,ijk->ij", a.reshape(blocks), b.reshape(blocks), dtype=np.float64)

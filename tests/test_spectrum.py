@@ -269,10 +269,15 @@ def test_crystal_stiffness_and_debye_level():
 )
 def test_stiffness_tensor_equals_a_direct_solve(delta, connection, spring):
     net = build_network(24, delta, connection=connection, spring=spring, seed=1)
-    sigma = stiffness_tensor(net)
-    np.testing.assert_allclose(sigma, _lu_stiffness_tensor(net), rtol=STIFFNESS_TOLERANCE)
+    sigma, direct = stiffness_tensor(net), _lu_stiffness_tensor(net)
+    # Entries to a relative 1e-5 of the tensor: an off-diagonal entry near zero is only
+    # known to that absolute accuracy, and the Debye level depends on the whole tensor.
+    np.testing.assert_allclose(sigma, direct, rtol=0, atol=STIFFNESS_TOLERANCE * abs(direct).max())
     np.testing.assert_allclose(sigma, sigma.T, rtol=1e-6)
     assert debye_level(net) == pytest.approx(1 / (2 * np.pi * np.sqrt(np.linalg.det(sigma))))
+    assert debye_level(net) == pytest.approx(
+        1 / (2 * np.pi * np.sqrt(np.linalg.det(direct))), rel=STIFFNESS_TOLERANCE
+    )
 
 
 def test_reduced_dos_carries_each_networks_debye_level():
