@@ -45,7 +45,9 @@ from bpwidgets.app.state import (
     Request,
     compute,
     compute_stages,
+    preview_seeds,
 )
+from bpwidgets._threads import cores
 from bpwidgets.serve import DEFAULT_PORT, NOTEBOOK, voila_arguments
 
 #: Plotted arrays are the core's arrays passed through traitlets: equal to rounding.
@@ -399,11 +401,13 @@ def test_worker_coalesces_a_burst_to_the_latest_request():
     assert results == [0, 5]
 
 
-def test_stages_preview_the_first_seed_then_average_all():
-    request = Request(Parameters(size=20, delta=0.2, n_seeds=3))
+def test_stages_preview_the_first_seeds_then_average_all():
+    n_seeds = cores() + 1  # more seeds than the preview takes
+    request = Request(Parameters(size=20, delta=0.2, n_seeds=n_seeds))
     preview, final = list(compute_stages(request))
     assert not preview.complete and final.complete
-    assert preview.dos.seeds == (0,) and final.dos.seeds == (0, 1, 2)
+    assert preview.dos.seeds == tuple(range(preview_seeds(n_seeds)))
+    assert final.dos.seeds == tuple(range(n_seeds))
     assert preview.network is final.network
     np.testing.assert_array_equal(preview.fractions, final.fractions)
     # Only the brushed window changed: one stage, networks and DOS reused.
@@ -412,14 +416,15 @@ def test_stages_preview_the_first_seed_then_average_all():
 
 
 def test_staged_average_equals_computing_all_seeds_at_once():
-    # The preview's seed is not computed twice: the part with the narrower bound has its
+    # The preview's seeds are not computed twice: the part with the narrower bound has its
     # moments converted to the wider one and the parts are joined. That must give what
     # one call on all the networks with that bound gives (the same random vectors).
-    parameters = Parameters(size=24, delta=0.3, n_seeds=4)
+    parameters = Parameters(size=24, delta=0.3, n_seeds=cores() + 2)
     preview, final = list(compute_stages(Request(parameters)))
     networks = [build_network(24, 0.3, seed=s, **parameters.model()) for s in parameters.seeds]
     vectors = default_vectors(networks[0].n_nodes * len(networks))
-    alone = reduced_dos_of(networks[:1], moments=DOS_MOMENTS, vectors=vectors)
+    first = preview_seeds(parameters.n_seeds)
+    alone = reduced_dos_of(networks[:first], moments=DOS_MOMENTS, vectors=vectors)
     np.testing.assert_array_equal(preview.dos.per_seed, alone.per_seed)
     whole = reduced_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors,
                            scale=final.dos.scale)

@@ -368,8 +368,10 @@ class Dashboard(VBox):
                 self._set_status(self._summary(snapshot), kind="ready")
             else:
                 n_seeds = snapshot.request.parameters.n_seeds
+                shown = len(snapshot.dos.seeds)
                 self._set_status(
-                    f"Averaging {n_seeds} networks … (the DOS shows the first one)", kind="busy"
+                    f"Averaging {n_seeds} networks … (the DOS shows the first {shown})",
+                    kind="busy",
                 )
 
     def _draw_histograms(self):

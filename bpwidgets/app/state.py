@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .. import build_networks, local_spectrum, reduced_dos_of
+from .. import _threads, build_networks, local_spectrum, reduced_dos_of
 from ..spectrum import MODE_WEIGHTS_EXACT_MAX, ReducedDOS, default_vectors, node_modes
 from .plotdata import (
     FINITE_SIZE_MODES,
@@ -35,6 +35,7 @@ __all__ = [
     "Snapshot",
     "compute",
     "compute_stages",
+    "preview_seeds",
 ]
 
 #: Work that takes longer than this (seconds) shows the busy indicator.
@@ -109,7 +110,8 @@ class Snapshot:
     weights : ndarray or None
         The drawn nodes' (``view.nodes``) share of the modes in the brushed window.
     complete : bool
-        False for the quick preview whose DOS is the first seed's alone.
+        False for the quick preview whose DOS averages the first few seeds only
+        (:func:`preview_seeds`).
     local : bpwidgets.spectrum.NodeModes or bpwidgets.LocalSpectrum or None
         The drawn nodes' exact modes (small networks) or local moments, kept so
         that every further brush on the same network costs one small product.
@@ -138,10 +140,11 @@ def compute(request: Request, previous: Snapshot | None = None) -> Snapshot:
 def compute_stages(request: Request, previous: Snapshot | None = None):
     """Compute a request in stages: a quick preview, then the full result.
 
-    With several seeds the first snapshot has the final network, histogram and
-    view but the DOS of the first seed only (``complete=False``), so the panels
-    follow a slider within a fraction of the full cost; the second has the DOS
-    averaged over all seeds. The worker drops the second stage when a newer
+    With more seeds than cores the first snapshot has the final network,
+    histogram and view but the DOS of the first few seeds only
+    (``complete=False``, :func:`preview_seeds`), so the panels follow a slider
+    within a fraction of the full cost; the second has the DOS averaged over
+    all seeds. The worker drops the second stage when a newer
     request is waiting.
 
     Parameters
@@ -178,11 +181,12 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
             fractions=fractions,
             mean_coordination=mean,
         )
-        # The preview's one seed gets the random vectors each seed gets in the full
-        # average, not the many a lone seed would get by default: it must be cheap.
+        # The preview's seeds get the random vectors each seed gets in the full
+        # average, not the many they would get by default: it must be cheap.
         vectors = default_vectors(networks[0].n_nodes * len(networks))
-        dos = reduced_dos_of(networks[:1], moments=DOS_MOMENTS, vectors=vectors)
-        if len(networks) > 1:
+        first = networks[: preview_seeds(len(networks))]
+        dos = reduced_dos_of(first, moments=DOS_MOMENTS, vectors=vectors)
+        if len(first) < len(networks):
             yield _with_dos(snapshot, dos, complete=False)
             dos = _average(networks, dos, vectors)
         snapshot = _with_dos(snapshot, dos, complete=True)
@@ -208,15 +212,25 @@ def _with_weights(snapshot, window):
     return replace(snapshot, weights=local.mode_weights(*window), local=local)
 
 
-def _average(networks, first, vectors):
-    """The reduced DOS of all ``networks``, given ``first``, the first one's alone.
+def preview_seeds(n_seeds) -> int:
+    """How many seeds the quick preview averages: one per core, at most ``n_seeds``.
 
-    The first seed is not computed again. The others are computed together with
+    Each runs in its own thread, so the preview costs about what one seed
+    costs, and with the default 10 seeds on 2 cores the other 8 split evenly
+    over the cores.
+    """
+    return min(n_seeds, _threads.cores())
+
+
+def _average(networks, first, vectors):
+    """The reduced DOS of all ``networks``, given ``first``, that of the first few alone.
+
+    The preview's seeds are not computed again. The others are computed together with
     their own bound; whichever part has the narrower bound has its moments
     converted exactly to the wider one (:meth:`ReducedDOS.rescaled`), which lies
     above every spectrum, and the parts are joined.
     """
-    rest = reduced_dos_of(networks[1:], moments=DOS_MOMENTS, vectors=vectors)
+    rest = reduced_dos_of(networks[len(first.seeds):], moments=DOS_MOMENTS, vectors=vectors)
     wider = first if first.scale >= rest.scale else rest
     return ReducedDOS.join([
         part if part is wider else part.rescaled(wider.scale, omega=wider.omega)
