@@ -102,7 +102,7 @@ def _signatures(page):
 def time_moves(page, moves):
     """Seconds from each key release to the first redraw and to the complete result.
 
-    The first redraw has the new network, histogram and the first seed's DOS; the
+    The first redraw has the new network, histogram and the DOS of the first seeds; the
     complete result the DOS averaged over all seeds (the same when there is one).
     Also returns whether the busy indicator showed.
     """
