@@ -354,6 +354,23 @@ def test_prepare_offers_every_file_as_a_download_and_clears_when_stale(small_das
     assert small_dashboard.lecture.downloads.value == ""
 
 
+def test_files_prepared_while_a_new_result_is_drawn_are_not_offered(small_dashboard):
+    # The worker draws a new result while the files are being made: links to the old
+    # view must not appear, the page asks to press again.
+    newer = compute(Request(Parameters(size=20, delta=0.25, n_seeds=3)))
+    prepare = small_dashboard.export_files
+
+    def prepare_while_a_result_arrives(**kwargs):
+        files = prepare(**kwargs)
+        small_dashboard._draw(newer)
+        return files
+
+    small_dashboard.export_files = prepare_while_a_result_arrives
+    small_dashboard.lecture.prepare_export.click()
+    message = small_dashboard.lecture.downloads.value
+    assert "press again" in message and "data:" not in message
+
+
 def test_download_links_inline_the_bytes():
     html = download_links({"a.csv": b"x,y\n1,2\n"})
     assert 'href="data:text/csv;base64,eCx5CjEsMgo="' in html and 'download="a.csv"' in html

@@ -590,11 +590,14 @@ class Dashboard(VBox):
             except ImportError:
                 files = self.export_files(figures=False)
                 note = " (figures need matplotlib: pip install matplotlib)"
-            if self.snapshot is not snapshot:
-                downloads.value = ('<div class="bp-downloads">The view changed while the '
-                                   "files were prepared: press again.</div>")
-                return
-            downloads.value = download_links(files).replace("</div>", f"{note}</div>")
+            links = download_links(files).replace("</div>", f"{note}</div>")
+            # Check and write under the draw lock: a result drawn in between would
+            # otherwise clear the message first and then show links to the old view.
+            with self._draw_lock:
+                if self.snapshot is not snapshot:
+                    links = ('<div class="bp-downloads">The view changed while the '
+                             "files were prepared: press again.</div>")
+                downloads.value = links
         except Exception as error:
             self._show_error(error)
 
