@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
 
 from . import _threads
 
@@ -124,6 +125,32 @@ class Network:
         ((16, 16), 0.0)
         """
         return self._matrix
+
+    def clusters(self) -> tuple:
+        """Connected clusters of the springs: their number and each node's cluster.
+
+        Every cluster carries one zero mode of the dynamical matrix (its uniform
+        translation), so the count is the number of zero modes.
+
+        Returns
+        -------
+        count : int
+        labels : ndarray of int, shape (N,)
+            Cluster of every node, ``0 .. count - 1``; read-only, computed once.
+
+        Examples
+        --------
+        >>> net = build_network(10, 0.2, connection="nearest", spring="inverse", seed=0)
+        >>> net.clusters()[0]
+        1
+        """
+        return self._clusters
+
+    @functools.cached_property
+    def _clusters(self) -> tuple:
+        count, labels = csgraph.connected_components(self._matrix, directed=False)
+        labels.flags.writeable = False
+        return int(count), labels
 
     @functools.cached_property
     def _matrix(self) -> sp.csr_array:

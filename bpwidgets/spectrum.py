@@ -25,7 +25,6 @@ import numpy as np
 import scipy.fft
 import scipy.linalg
 import scipy.sparse as sp
-import scipy.sparse.csgraph as csgraph
 import scipy.special
 
 from . import _threads
@@ -264,7 +263,7 @@ def exact_frequencies(network: Network) -> np.ndarray:
     matrix = network.dynamical_matrix()
     eigenvalues = scipy.linalg.eigvalsh(matrix.toarray())
     # Round-off leaves the zero modes at +-1e-15: set them, one per cluster, to zero.
-    n_zero, _ = csgraph.connected_components(matrix, directed=False)
+    n_zero, _ = network.clusters()
     eigenvalues[:n_zero] = 0.0
     return np.sqrt(np.clip(eigenvalues, 0.0, None))
 
@@ -824,29 +823,22 @@ def reduced_dos_of(
     stacks = _stacks(networks)
     if scale is None:
         scale = max(_threads.each(lambda stack: _upper_bounds(stack).max(), stacks))
-    gershgorin = max(stack.gershgorin_bounds().max() for stack in stacks)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         if max(f[-1] for f in frequencies) ** 2 > scale:
-            scale = gershgorin
+            scale = _safe_bound(stacks)
         moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
     else:
         n_vectors = vectors or default_vectors(sum(n.n_nodes for n in networks))
+        zero_modes = np.array([n.clusters()[0] / n.n_nodes for n in networks])
 
         def moments_with(scale):
-            def work(stack):
-                with np.errstate(over="ignore", invalid="ignore"):
-                    return _kpm_moments(stack, scale, n_moments, n_vectors)
+            parts = _threads.each(
+                lambda stack: _kpm_moments(stack, scale, n_moments, n_vectors), stacks
+            )
+            return np.concatenate(parts)
 
-            parts = _threads.each(work, stacks)
-            return tuple(np.concatenate([part[k] for part in parts]) for k in (0, 1))
-
-        moment_rows, zero_modes = moments_with(scale)
-        if not np.all(np.abs(moment_rows) <= 1.5):
-            # An eigenvalue escaped the bound: |T_n| grows past x = 1, in single precision
-            # up to overflow (NaN). Redo with the safe Gershgorin bound.
-            scale = gershgorin
-            moment_rows, zero_modes = moments_with(scale)
+        moment_rows, scale = _within_bound(moments_with, stacks, scale)
     levels = np.concatenate(_threads.each(_debye_levels, stacks))
 
     if grid is None:
@@ -997,6 +989,28 @@ def _upper_bounds(stack) -> np.ndarray:
     return np.minimum(bounds, stack.gershgorin_bounds())
 
 
+def _within_bound(compute, stacks, scale, magnitude=np.abs):
+    """``compute(scale)`` and the bound it used, redone with a safe bound if needed.
+
+    Everything computed from ``T_n(H~)`` stays of order 1 while the spectrum lies
+    within [0, scale]; an eigenvalue above the bound makes ``|T_n|`` grow past
+    x = 1, in single precision up to overflow (NaN). If any ``magnitude`` of the
+    result exceeds 1.5 it is computed again with the networks' Gershgorin
+    bound, which no eigenvalue exceeds.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = compute(scale)
+        if np.all(magnitude(result) <= 1.5):
+            return result, scale
+    scale = _safe_bound(stacks)
+    return compute(scale), scale
+
+
+def _safe_bound(stacks) -> float:
+    """The Gershgorin bound of all the stacks' networks: above every eigenvalue."""
+    return float(max(stack.gershgorin_bounds().max() for stack in stacks))
+
+
 def _random_vectors(networks, n_vectors):
     """Rademacher vectors for stacked networks, and each network's number of zero modes.
 
@@ -1006,7 +1020,7 @@ def _random_vectors(networks, n_vectors):
     """
     parts, n_zero = [], []
     for network in networks:
-        count, labels = csgraph.connected_components(network.dynamical_matrix(), directed=False)
+        count, labels = network.clusters()
         rng = np.random.default_rng([network.size, 0 if network.seed is None else network.seed])
         vectors = rng.choice([-1.0, 1.0], size=(network.n_nodes, n_vectors))
         clusters = sp.csr_array(
@@ -1052,7 +1066,7 @@ def _kpm_moments(stack, scale, n_moments, n_vectors):
     # The vectors carry the weight of the non-zero modes; normalise to the whole node count.
     nonzero = (sizes - n_zero) / sizes
     moments *= (nonzero / moments[:, 0])[:, None]
-    return moments, n_zero / sizes
+    return moments
 
 
 def _exact_moments(networks, frequencies, scale, n_moments):
@@ -1300,18 +1314,18 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
             f"got {chosen.size}: pass the nodes you want to see"
         )
     n_moments = _check_moments(moments)
-    matrix = network.dynamical_matrix()
     stack = _Stack([network])
-    threaded = stack.matrix
-    scale = float(_upper_bounds(stack)[0])
-    _, labels = csgraph.connected_components(matrix, directed=False)
+    _, labels = network.clusters()
     cluster_size = np.bincount(labels)[labels[chosen]]
     block = max(1, _LOCAL_BLOCK_ENTRIES // network.n_nodes)
-    rows = [
-        _local_moments(threaded, chosen[k : k + block], scale, n_moments)
-        for k in range(0, chosen.size, block)
-    ]
-    local = np.concatenate(rows)
+
+    def moments_with(scale):
+        return np.concatenate([
+            _local_moments(stack.matrix, chosen[k : k + block], scale, n_moments)
+            for k in range(0, chosen.size, block)
+        ])
+
+    local, scale = _within_bound(moments_with, [stack], float(_upper_bounds(stack)[0]))
     local -= (-1.0) ** np.arange(n_moments) / cluster_size[:, None]
     return LocalSpectrum(nodes=chosen, moments=local, scale=scale, n_nodes=network.n_nodes)
 
@@ -1411,7 +1425,7 @@ def node_modes(network: Network, *, nodes=None) -> NodeModes:
             f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use method='kpm'"
         )
     chosen = _check_nodes(network, nodes)
-    n_zero, _ = csgraph.connected_components(network.dynamical_matrix(), directed=False)
+    n_zero, _ = network.clusters()
     values, modes = scipy.linalg.eigh(network.dynamical_matrix().toarray())
     # Zero modes (one per connected cluster) come first and are left out.
     frequencies = np.sqrt(np.clip(values[n_zero:], 0.0, None))
@@ -1514,12 +1528,20 @@ def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):
     if isinstance(n_vectors, bool) or not isinstance(n_vectors, numbers.Integral) or n_vectors < 1:
         raise ValueError(f"vectors must be a positive integer; got {n_vectors!r}")
     stack = _Stack([network])
-    threaded = stack.matrix
-    scale = float(_upper_bounds(stack)[0])
     start, _ = _random_vectors([network], n_vectors)
-    coefficients = _window_coefficients(lo, hi, scale, n_moments)
-    projected = np.zeros_like(start)
-    for c, vectors in zip(coefficients, _chebyshev_vectors(threaded, start, scale)):
-        projected += c * vectors
+
+    def projected_with(scale):
+        coefficients = _window_coefficients(lo, hi, scale, n_moments)
+        projected = np.zeros_like(start)
+        for c, vectors in zip(coefficients, _chebyshev_vectors(stack.matrix, start, scale)):
+            projected += c * vectors
+        return projected
+
+    # The smoothed projector has norm about 1 while the spectrum is within the bound.
+    projected, _ = _within_bound(
+        projected_with, [stack], float(_upper_bounds(stack)[0]),
+        magnitude=lambda projected: np.linalg.norm(projected, axis=0)
+        / np.linalg.norm(start, axis=0),
+    )
     weights = np.einsum("ij,ij->i", start, projected) / n_vectors
     return np.clip(weights, 0.0, None) / network.n_nodes

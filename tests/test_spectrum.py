@@ -483,6 +483,24 @@ def test_a_bound_below_the_spectrum_falls_back_to_a_safe_one():
     assert result.scale >= exact_frequencies(net)[-1] ** 2
 
 
+def test_local_and_stochastic_weights_fall_back_to_a_safe_bound(monkeypatch):
+    # A Lanczos bound below the top of the spectrum would make the recursion blow up:
+    # every method that runs it notices and uses the Gershgorin bound instead.
+    import bpwidgets.spectrum as spectrum_module
+
+    net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=0)
+    top = exact_frequencies(net)[-1] ** 2
+    exact = mode_weights(net, 0.5, 1.5, method="exact")
+    monkeypatch.setattr(spectrum_module, "_upper_bounds",
+                        lambda stack: np.full(stack.n_blocks, 0.5 * top))
+    local = local_spectrum(net)
+    assert local.scale >= top
+    assert np.corrcoef(local.mode_weights(0.5, 1.5), exact)[0, 1] > 0.9
+    noisy = mode_weights(net, 0.5, 1.5, method="stochastic", vectors=64)
+    assert np.all(np.isfinite(noisy)) and noisy.sum() == pytest.approx(exact.sum(), rel=0.2)
+    assert reduced_dos_of([net]).scale >= top
+
+
 def test_node_modes_match_a_direct_diagonalisation():
     net = build_network(14, 0.3, connection="cutoff", spring="inverse", seed=4)
     nodes = [0, 5, 77, 195]
