@@ -160,6 +160,23 @@ def test_controls_drive_the_panels(small_dashboard):
     assert "seeds 2–3" in _status(small_dashboard)
 
 
+def test_axes_stay_put_while_delta_moves_a_little(small_dashboard):
+    # A changed axis range makes the browser redraw every mark of the figure: the DOS
+    # panel's omega axis and the histogram's fraction axis end on round values, which
+    # still hold all the data.
+    dos_axis = small_dashboard.dos_panel.x_scale
+    histogram_axis = small_dashboard.coordination_panel.y_scale
+    ends = []
+    for delta in (0.30, 0.31):
+        small_dashboard.controls.delta.value = delta
+        snapshot = small_dashboard.snapshot
+        assert dos_axis.max >= snapshot.dos.omega[-1]
+        assert histogram_axis.max >= snapshot.fractions.max()
+        ends.append((dos_axis.max, histogram_axis.max))
+    assert ends[0] == ends[1]
+    assert ends[0][0] != small_dashboard.snapshot.dos.omega[-1]
+
+
 def test_large_grid_shows_a_corner_window():
     network = build_network(120, 0.2, connection="cutoff", spring="inverse", seed=1)
     view = network_view(network)

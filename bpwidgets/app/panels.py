@@ -9,6 +9,7 @@ per widget.
 from __future__ import annotations
 
 import html
+import math
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
@@ -64,6 +65,11 @@ _LIVE_COLOR = "#000000"
 _DOS_MIN_TOP = 0.45
 #: Head room above the tallest curve, for the Boson-peak label.
 _DOS_HEADROOM = 1.15
+#: Axis ends are rounded up to these steps (omega on the DOS panel, the fraction on the
+#: histogram), so that the axes stay put while delta moves: every change of an axis range
+#: makes the browser redraw each mark of the figure once more.
+_OMEGA_AXIS_STEP = 0.25
+_FRACTION_AXIS_STEP = 0.05
 #: Colour of the per-seed curves: light, so the mean stands out.
 _SEED_COLOR = "#9a9a9a"
 
@@ -246,6 +252,11 @@ class NetworkPanel(_Projectable, VBox):
         self.nodes.selected = None if indices is None else np.asarray(indices, dtype=int)
 
 
+def _round_up(value: float, step: float) -> float:
+    """The smallest multiple of ``step`` at or above ``value`` (to 1e-9 of a step)."""
+    return step * math.ceil(value / step - 1e-9)
+
+
 def _node_area(side: float) -> int:
     """Marker area (px^2) giving a node about a quarter of a lattice spacing on screen."""
     spacing = _NETWORK_PLOT_PX / side
@@ -346,7 +357,7 @@ class DOSPanel(_Projectable, VBox):
         self.crystal_debye.x, self.crystal_debye.y = ends, np.full(2, CRYSTAL_DEBYE_LEVEL)
         self.network_debye.x, self.network_debye.y = ends, np.full(2, dos.debye_level)
         self.network_debye.labels = [f"Debye level, networks 1/(2πσ) = {dos.debye_level:.3f}"]
-        self.x_scale.max = float(omega[-1])
+        self.x_scale.max = _round_up(float(omega[-1]), _OMEGA_AXIS_STEP)
         self._fit_height()
         self._write_legend()
         if peak is None:
@@ -501,11 +512,11 @@ class CoordinationPanel(_Projectable, VBox):
         self.bars.x, self.bars.y = z, fractions
         self.bars.colors = [_LIVE_COLOR] + [pin_color(i) for i in range(len(pins))]
         self.bars.labels = ["live"] + [label for label, _, _ in pins]
-        top = float(fractions.max())
+        top = _round_up(1.1 * float(fractions.max()), _FRACTION_AXIS_STEP)
         self.x_scale.min, self.x_scale.max = float(z[0]) - 0.7, float(z[-1]) + 0.7
-        self.y_scale.max = 1.1 * top
-        self.mean_line.x, self.mean_line.y = [mean, mean], [0.0, 1.1 * top]
-        self.mean_label.x, self.mean_label.y = [mean], [1.1 * top]
+        self.y_scale.max = top
+        self.mean_line.x, self.mean_line.y = [mean, mean], [0.0, top]
+        self.mean_label.x, self.mean_label.y = [mean], [top]
         self.mean_label.text = [f"mean Z = {mean:.2f}"]
         names = ["current parameters, all seeds"] + [f"pinned: {label}" for label, _, _ in pins]
         items = "".join(_legend_item(_box_sample(c), n) for c, n in zip(self.bars.colors, names))
