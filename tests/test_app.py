@@ -432,6 +432,14 @@ def test_stages_preview_the_first_seeds_then_average_all():
     assert brushed.dos is final.dos and brushed.weights is not None
 
 
+def test_with_a_window_brushed_the_preview_already_colours_by_mode_weights():
+    request = Request(Parameters(size=20, delta=0.2, n_seeds=cores() + 1), (0.3, 0.7))
+    preview, final = list(compute_stages(request))
+    assert not preview.complete and final.complete
+    assert preview.weights is not None and preview.local is final.local
+    np.testing.assert_array_equal(preview.weights, final.weights)
+
+
 def test_staged_average_equals_computing_all_seeds_at_once():
     # The preview's seeds are not computed twice: the part with the narrower bound has its
     # moments converted to the wider one and the parts are joined. That must give what

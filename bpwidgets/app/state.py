@@ -144,8 +144,9 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
     histogram and view but the DOS of the first few seeds only
     (``complete=False``, :func:`preview_seeds`), so the panels follow a slider
     within a fraction of the full cost; the second has the DOS averaged over
-    all seeds. The worker drops the second stage when a newer
-    request is waiting.
+    all seeds. With an omega window brushed, both carry the drawn network's
+    mode weights. The worker drops the second stage when a newer request is
+    waiting.
 
     Parameters
     ----------
@@ -166,6 +167,9 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
     p = request.parameters
     if previous is not None and previous.complete and previous.request.parameters == p:
         snapshot = replace(previous, request=request, weights=None)
+        if request.window is not None:
+            snapshot = _with_weights(snapshot, request.window)
+        yield snapshot
     else:
         networks = build_networks(p.size, p.delta, seeds=p.seeds, **p.model())
         coordination, fractions, mean = coordination_histogram(
@@ -181,6 +185,10 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
             fractions=fractions,
             mean_coordination=mean,
         )
+        if request.window is not None:
+            # The drawn network's mode weights do not depend on the average: the preview
+            # shows them too, rather than colouring by Z until the average is done.
+            snapshot = _with_weights(snapshot, request.window)
         # The preview's seeds get the random vectors each seed gets in the full
         # average, not the many they would get by default: it must be cheap.
         vectors = default_vectors(networks[0].n_nodes * len(networks))
@@ -189,10 +197,7 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         if len(first) < len(networks):
             yield _with_dos(snapshot, dos, complete=False)
             dos = _average(networks, dos, vectors)
-        snapshot = _with_dos(snapshot, dos, complete=True)
-    if request.window is not None:
-        snapshot = _with_weights(snapshot, request.window)
-    yield snapshot
+        yield _with_dos(snapshot, dos, complete=True)
 
 
 def _with_weights(snapshot, window):
