@@ -302,3 +302,15 @@ def test_voila_json_keys_are_known_to_voila():
         traits = set(cls.class_trait_names(config=True))
         unknown = set(config[section]) - traits
         assert not unknown, f"voila.json: {section} has no option(s) {sorted(unknown)}"
+
+
+def test_readme_library_example_prints_what_the_readme_says():
+    # The README shows the library in use with its output: run the code, compare the text.
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## As a library"):]
+    example = re.search(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", section, re.S)
+    assert example, "the README's library example and its output"
+    code, printed = example.groups()
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert run.stdout == printed
