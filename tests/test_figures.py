@@ -32,6 +32,7 @@ from bpwidgets.figures import (  # noqa: E402
     plot_reduced_dos,
 )
 from bpwidgets.paper import boson_peak_of, paper_series  # noqa: E402
+from oracles import exact_poles  # noqa: E402
 
 #: Frequencies from the exact eigenvalues agree with the drawn marker positions to rounding.
 POLE_ATOL = 1e-9
@@ -49,13 +50,6 @@ def series():
 
 def _axes():
     return Figure().subplots()
-
-
-def _exact_poles(network):
-    """Distinct non-zero frequencies from a plain dense eigensolve (the oracle)."""
-    eigenvalues = np.linalg.eigvalsh(network.dynamical_matrix().toarray())
-    frequencies = np.sqrt(eigenvalues[eigenvalues > 1e-9])
-    return np.unique(frequencies.round(9))
 
 
 def test_import_bpwidgets_does_not_import_matplotlib():
@@ -148,11 +142,11 @@ def test_figure_4_circles_exactly_the_two_new_poles_of_each_change(series):
     figure = figure_4(series["cutoff"], added, removed)
     toy_ax = figure.axes[1]
     circles = [c for c in toy_ax.collections if isinstance(c, PathCollection)]
-    crystal = _exact_poles(toy_network())
+    crystal = exact_poles(toy_network())
     assert len(circles) == 2  # the new poles of the added and of the removed spring
     for marks, network in zip(circles,
                               (toy_network(add=[TOY_ADDED]), toy_network(remove=[TOY_REMOVED]))):
-        exact = _exact_poles(network)
+        exact = exact_poles(network)
         new = exact[np.abs(exact[:, None] - crystal[None, :]).min(axis=1) > 1e-6]
         assert len(new) == 2
         np.testing.assert_allclose(np.sort(marks.get_offsets()[:, 0]), new, atol=POLE_ATOL)

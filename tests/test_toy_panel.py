@@ -13,17 +13,12 @@ from bpwidgets import TOY_ADDED, TOY_REMOVED, local_dos, toy_network
 from bpwidgets.app import ToyModel
 from bpwidgets.app.plotdata import coordination_colors
 from bpwidgets.app.toyplot import TOY_OMEGA, toy_view
+from oracles import exact_poles
 
 #: Frequencies from two dense eigensolves of a 9 x 9 matrix agree to rounding.
 POLE_ATOL = 1e-9
 #: Curves passed through traitlets equal the core's arrays to rounding.
 PLOT_RTOL = 1e-12
-
-
-def _exact_poles(network):
-    """Distinct non-zero frequencies from a plain dense eigensolve (the oracle)."""
-    eigenvalues = np.linalg.eigvalsh(network.dynamical_matrix().toarray())
-    return np.unique(np.sqrt(eigenvalues[eigenvalues > 1e-9]).round(9))
 
 
 def _verticals_at(lines):
@@ -65,8 +60,8 @@ def test_a_changed_spring_brings_two_new_poles_at_the_exact_eigenfrequencies(
 ):
     getattr(toy, action)(*pair)
     network = toy_network(**{"add" if action == "add_spring" else "remove": [pair]})
-    exact = _exact_poles(network)
-    crystal = _exact_poles(toy_network())
+    exact = exact_poles(network)
+    crystal = exact_poles(toy_network())
     new = exact[np.abs(exact[:, None] - crystal[None, :]).min(axis=1) > 1e-6]
     assert len(new) == 2
     np.testing.assert_allclose(_verticals_at(toy.pole_lines), exact, atol=POLE_ATOL)
