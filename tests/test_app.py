@@ -7,7 +7,6 @@ of its own.
 
 from __future__ import annotations
 
-import doctest
 import threading
 import time
 
@@ -26,7 +25,6 @@ from bpwidgets import (
 from bpwidgets.spectrum import MODE_WEIGHTS_EXACT_MAX, default_vectors
 from bpwidgets.app import Dashboard
 from bpwidgets.app import dashboard as dashboard_module
-from bpwidgets.app import plotdata as plotdata_module
 from bpwidgets.app.plotdata import (
     FINITE_SIZE_MODES,
     PIN_COLORS,
@@ -526,10 +524,3 @@ def test_serve_listens_on_localhost_only():
     assert "--Voila.ip=127.0.0.1" in arguments
     assert f"--port={DEFAULT_PORT}" in arguments
     assert arguments[0].endswith("dashboard.ipynb")
-
-
-@pytest.mark.parametrize("module", [plotdata_module, dashboard_module])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0

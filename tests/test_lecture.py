@@ -8,7 +8,6 @@ drawn when it returns. The browser side (downloads, the URL query) is in
 from __future__ import annotations
 
 import csv
-import doctest
 import io
 import json
 import xml.etree.ElementTree as ElementTree
@@ -29,7 +28,6 @@ from ipywidgets import (
 )
 
 from bpwidgets.app import Dashboard
-from bpwidgets.app import share as share_module
 from bpwidgets.app.export import CSV_COLUMNS, data_npz, download_links, figure_bytes
 from bpwidgets.app.lecture import PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP
 from bpwidgets.app.panels import PROJECTOR_TICK_PX
@@ -399,9 +397,3 @@ def test_class_settings_cull_idle_kernels_and_are_known_to_voila():
     # The single-user settings stay in voila.json; the class file does not override them.
     single = json.loads((ROOT / "voila.json").read_text())
     assert not set(raw.get("VoilaConfiguration", {})) & set(single["VoilaConfiguration"])
-
-
-@pytest.mark.parametrize("module", [share_module])  # presets and export have no examples
-def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -6,12 +6,10 @@ at L = 500, where the finite-size comb is gone, the strongest disorder.
 
 from __future__ import annotations
 
-import doctest
 
 import numpy as np
 import pytest
 
-import bpwidgets.paper
 from bpwidgets import CRYSTAL_DEBYE_LEVEL, reduced_dos
 from bpwidgets.app.state import DOS_MOMENTS
 from bpwidgets.paper import (
@@ -172,8 +170,3 @@ def test_table_round_trip(paper):
 def test_bad_model_is_refused():
     with pytest.raises(ValueError, match="connection"):
         paper_series("diagonal")
-
-
-def test_docstring_examples():
-    result = doctest.testmod(bpwidgets.paper, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -91,7 +91,6 @@ def test_crystal_closed_form_matches_a_large_finite_lattice():
     omega = np.sqrt(_crystal_eigenvalues(1000))
     edges = np.arange(0.3, 1.81, 0.1)
     counts = np.histogram(omega, bins=edges)[0] / omega.size
-    centres = 0.5 * (edges[1:] + edges[:-1])
     expected = [
         scipy.integrate.quad(lambda w: w * crystal_reduced_dos(w), a, b)[0]
         for a, b in zip(edges[:-1], edges[1:])

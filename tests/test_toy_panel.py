@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
 
 import numpy as np
 import pytest
 
-import bpwidgets.app.toy_panel
-import bpwidgets.app.toyplot
 from bpwidgets import TOY_ADDED, TOY_REMOVED, local_dos, toy_network
 from bpwidgets.app import ToyModel
 from bpwidgets.app.plotdata import coordination_colors
@@ -181,12 +178,6 @@ def test_widget_state_round_trip(toy):
     copy = type(toy.new_pole_marks)()
     copy.set_state(state)
     np.testing.assert_allclose(copy.x, toy.new_pole_marks.x)
-
-
-@pytest.mark.parametrize("module", [bpwidgets.app.toyplot, bpwidgets.app.toy_panel])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_the_dashboard_has_the_toy_model_as_its_second_tab():
