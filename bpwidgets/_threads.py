@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+
+_PREFIX = "bpwidgets-pool"
 
 
 def cores() -> int:
@@ -20,16 +23,22 @@ def cores() -> int:
 @functools.lru_cache(maxsize=1)
 def pool() -> ThreadPoolExecutor:
     """The shared pool, one thread per core, made on first use."""
-    return ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="bpwidgets")
+    return ThreadPoolExecutor(max_workers=cores(), thread_name_prefix=_PREFIX)
+
+
+def in_pool() -> bool:
+    """Whether the calling thread is one of the pool's."""
+    return threading.current_thread().name.startswith(_PREFIX)
 
 
 def each(work, items) -> list:
     """``[work(item) for item in items]``, in the pool's threads when there are several.
 
-    ``work`` must not itself wait on the pool: with every thread busy waiting,
-    nothing would be left to run what it waits for.
+    Called from a pool thread, it runs the items there, one after the other: a
+    pool thread that waited on the pool could wait for ever once every thread
+    waits.
     """
     items = list(items)
-    if len(items) <= 1:
+    if len(items) <= 1 or in_pool():
         return [work(item) for item in items]
     return list(pool().map(work, items))

@@ -97,22 +97,33 @@ class _ThreadedMatrix:
         self._copies = {}
         self._blocks = [(a, b, matrix[a:b]) for a, b in zip(edges[:-1], edges[1:])]
 
+    def _with_blocks(self, blocks) -> "_ThreadedMatrix":
+        """A matrix of the same shape made of other row blocks ``(start, stop, rows)``."""
+        other = object.__new__(_ThreadedMatrix)
+        other.shape, other.dtype, other._copies = self.shape, blocks[0][2].dtype, {}
+        other._blocks = blocks
+        return other
+
     def astype(self, dtype) -> "_ThreadedMatrix":
         """The same matrix and row blocks with entries of another type (made once)."""
         dtype = np.dtype(dtype)
         if dtype == self.dtype:
             return self
         if dtype not in self._copies:
-            copy = object.__new__(_ThreadedMatrix)
-            copy.shape, copy.dtype, copy._copies = self.shape, dtype, {}
-            copy._blocks = [(a, b, rows.astype(dtype)) for a, b, rows in self._blocks]
-            self._copies[dtype] = copy
+            self._copies[dtype] = self._with_blocks(
+                [(a, b, rows.astype(dtype)) for a, b, rows in self._blocks]
+            )
         return self._copies[dtype]
 
     def _each_block(self, work):
-        """Run ``work(start, stop, rows)`` for every row block, on the thread pool."""
-        if len(self._blocks) == 1:
-            work(*self._blocks[0])
+        """Run ``work(start, stop, rows)`` for every row block, on the thread pool.
+
+        From inside a pool thread the blocks run one after the other there: a pool
+        thread waiting on the pool could wait for ever once every thread waits.
+        """
+        if len(self._blocks) == 1 or _threads.in_pool():
+            for block in self._blocks:
+                work(*block)
             return
         for future in [_threads.pool().submit(work, *block) for block in self._blocks]:
             future.result()
@@ -139,13 +150,12 @@ class _ThreadedMatrix:
 
     def affine(self, a, b) -> "_ThreadedMatrix":
         """``a * self + b * I`` (square matrices), with the same row blocks and type."""
-        copy = object.__new__(_ThreadedMatrix)
-        copy.shape, copy.dtype, copy._copies = self.shape, self.dtype, {}
-        copy._blocks = []
+        blocks = []
         for start, stop, rows in self._blocks:
             entry_rows = np.repeat(np.arange(start, stop), np.diff(rows.indptr))
             on_diagonal = rows.indices == entry_rows
-            if np.count_nonzero(on_diagonal) == stop - start:
+            # One stored diagonal entry per row (no duplicates): shift those in place.
+            if rows.has_canonical_format and np.count_nonzero(on_diagonal) == stop - start:
                 shifted = sp.csr_array(
                     (rows.data * rows.dtype.type(a), rows.indices, rows.indptr), shape=rows.shape
                 )
@@ -153,8 +163,8 @@ class _ThreadedMatrix:
             else:  # a row without a stored diagonal entry
                 eye = sp.eye_array(stop - start, self.shape[1], k=start, dtype=rows.dtype)
                 shifted = sp.csr_array(a * rows + b * eye, dtype=rows.dtype)
-            copy._blocks.append((start, stop, shifted))
-        return copy
+            blocks.append((start, stop, shifted))
+        return self._with_blocks(blocks)
 
 
 def _chebyshev_vectors(matrix, start, scale):
@@ -186,6 +196,7 @@ class _Stack:
 
     def __init__(self, networks, *, threads=None):
         self.networks = list(networks)
+        _check_networks(self.networks)
         self.size = self.networks[0].size
         self.block_rows = self.networks[0].n_nodes
         self.n_blocks = len(self.networks)
@@ -206,7 +217,6 @@ def _stacks(networks) -> list:
     A lone stack (one network, or one core) multiplies on every core; several
     stacks each run in one thread, side by side (:func:`bpwidgets._threads.each`).
     """
-    _check_networks(networks)
     n_stacks = min(len(networks), _threads.cores())
     edges = np.linspace(0, len(networks), n_stacks + 1).round().astype(int)
     groups = [networks[a:b] for a, b in zip(edges[:-1], edges[1:])]
@@ -405,10 +415,12 @@ def _stiffness_tensors(stack) -> np.ndarray:
 def _row_dots(a, b) -> np.ndarray:
     """``a[k] . b[k]`` for every row k of two single-precision 2D arrays, as doubles.
 
-    One BLAS dot per row: several times faster than an einsum summing in double,
-    and within 1e-6 relative of the exact sum for a million terms, far below
-    what the Lanczos bound (2 % margin) and the conductance solve (1e-3
-    residual) need.
+    One BLAS dot per row, several times faster than an einsum summing in double.
+    BLAS adds in single precision: the rounding error is of order
+    ``eps sqrt(n)`` of the sum of ``|a_i b_i|`` (measured below 1e-6 of the
+    result for a million terms), which the iterations that use it absorb: the
+    Lanczos bound keeps a 2 % margin and the conductance solve stops at a 1e-3
+    residual. The moments, which are results, are summed pairwise instead.
     """
     return np.array([x @ y for x, y in zip(a, b)], dtype=np.float64)
 
@@ -430,13 +442,14 @@ def _lattice_pcg(stack, rhs) -> np.ndarray:
     the pseudo-inverse of the unit square-lattice Laplacian, 2 (2 - cos kx -
     cos ky) in Fourier space, on the remaining residual of every block, then
     Jacobi again. The lattice solve handles the long-wavelength error and
-    Jacobi the local error around unusually stiff or weak springs, which
-    alone would take the lattice-preconditioned iteration 2 to 10 times as
-    many steps (at delta = 0.3 and 0.5, cutoff, 1/r springs). Kernel
-    components that creep into u are constant on clusters and do not change
-    any bond's potential drop. Every column of every network
-    takes its own steps and stops at its own residual, so a network's
-    potentials do not depend on the others in the stack. Vectors are stored
+    Jacobi the local error around unusually stiff or weak springs, for which
+    the lattice solve alone needed 2 to 5 times as many steps (delta = 0.3
+    and 0.5, cutoff, 1/r springs, L = 100 and 200). Kernel components that
+    creep into u are constant on clusters and do not change any bond's
+    potential drop. Every column of every network takes its own steps, and
+    once at its own residual takes steps of zero (its products are still
+    computed with the others'), so a network's potentials do not depend on
+    the others in the stack. Vectors are stored
     one column per row so that the FFTs run over contiguous memory.
     """
     size, n_blocks = stack.size, stack.n_blocks
@@ -822,7 +835,7 @@ def reduced_dos_of(
     # each stack's work runs in its own thread.
     stacks = _stacks(networks)
     if scale is None:
-        scale = max(_threads.each(lambda stack: _upper_bounds(stack).max(), stacks))
+        scale = _lanczos_bound(stacks)
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         if max(f[-1] for f in frequencies) ** 2 > scale:
@@ -884,7 +897,7 @@ def spectrum_bound(networks) -> float:
     """
     networks = list(networks)
     _check_networks(networks)
-    return float(max(_threads.each(lambda stack: _upper_bounds(stack).max(), _stacks(networks))))
+    return _lanczos_bound(_stacks(networks))
 
 
 def default_vectors(total_nodes) -> int:
@@ -1006,6 +1019,11 @@ def _within_bound(compute, stacks, scale, magnitude=np.abs):
     return compute(scale), scale
 
 
+def _lanczos_bound(stacks) -> float:
+    """The largest of the stacks' networks' Lanczos bounds (:func:`_upper_bounds`)."""
+    return float(max(_threads.each(lambda stack: _upper_bounds(stack).max(), stacks)))
+
+
 def _safe_bound(stacks) -> float:
     """The Gershgorin bound of all the stacks' networks: above every eigenvalue."""
     return float(max(stack.gershgorin_bounds().max() for stack in stacks))
@@ -1044,8 +1062,8 @@ def _kpm_moments(stack, scale, n_moments, n_vectors):
     n_blocks = stack.n_blocks
 
     def per_seed(a, b):
-        # Each network's rows are one contiguous run: a dot per network, summed pairwise
-        # (a plain single-precision accumulator over N R terms would lose digits).
+        # Each network's rows are one contiguous run: a dot per network. The moments are
+        # results, so the N R terms are summed pairwise (error ~ eps log n), not by BLAS.
         dots = np.multiply(a, b).reshape(n_blocks, -1).sum(axis=1)
         return dots.astype(np.float64) / (sizes * n_vectors)
 
@@ -1057,15 +1075,23 @@ def _kpm_moments(stack, scale, n_moments, n_vectors):
         squares.append(per_seed(alpha, alpha))
         crosses.append(per_seed(alpha_next, alpha))
         alpha = alpha_next
-    squares, crosses = np.array(squares).T, np.array(crosses).T
-    # Two moments per product: mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1,
-    # with a_0 the start vectors (n = 0 gives mu_0 and mu_1 themselves).
-    moments = np.empty((len(networks), n_moments))
-    moments[:, 0::2] = 2.0 * squares - squares[:, :1]
-    moments[:, 1::2] = 2.0 * crosses - crosses[:, :1]
+    moments = _doubled_moments(np.array(squares).T, np.array(crosses).T)
     # The vectors carry the weight of the non-zero modes; normalise to the whole node count.
     nonzero = (sizes - n_zero) / sizes
     moments *= (nonzero / moments[:, 0])[:, None]
+    return moments
+
+
+def _doubled_moments(squares, crosses) -> np.ndarray:
+    """Moments from ``<a_n|a_n>`` and ``<a_n+1|a_n>``, n = 0 .. K/2 - 1 (one row each).
+
+    Two moments per product (Weisse et al., Eq. (34)): ``mu_2n = 2 <a_n|a_n> - mu_0``
+    and ``mu_2n+1 = 2 <a_n+1|a_n> - mu_1``, with ``a_n = T_n(H~) a_0``; n = 0 gives
+    mu_0 and mu_1 themselves.
+    """
+    moments = np.empty((squares.shape[0], 2 * squares.shape[1]))
+    moments[:, 0::2] = 2.0 * squares - squares[:, :1]
+    moments[:, 1::2] = 2.0 * crosses - crosses[:, :1]
     return moments
 
 
@@ -1317,8 +1343,9 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
     stack = _Stack([network])
     _, labels = network.clusters()
     cluster_size = np.bincount(labels)[labels[chosen]]
-    # The recursion reaches K/2 springs from its start, so the nodes that far from the
-    # chosen ones give their moments exactly (the rest of a large network never enters).
+    # The K moments need T_n(H~) e_i for n <= K/2, which reaches K/2 springs from node i:
+    # the nodes that far from the chosen ones give the moments exactly (one spring more
+    # than they need), and the rest of a large network never enters.
     near = _neighbourhood(network, chosen, n_moments // 2)
     if near.size < network.n_nodes:
         matrix = _ThreadedMatrix(network.dynamical_matrix()[near][:, near])
@@ -1467,18 +1494,16 @@ def _local_moments(matrix, nodes, scale, n_moments):
     n_rows = matrix.shape[0]
     start = np.zeros((n_rows, nodes.size), np.float32)
     start[nodes, np.arange(nodes.size)] = 1.0
-    moments = np.empty((nodes.size, n_moments))
+    half = n_moments // 2
+    squares, crosses = np.empty((nodes.size, half)), np.empty((nodes.size, half))
     vectors = _chebyshev_vectors(matrix, start, scale)
     current = next(vectors)
-    for n in range(n_moments // 2):
-        # mu_2n = 2 <a_n|a_n> - mu_0 and mu_2n+1 = 2 <a_n+1|a_n> - mu_1, per column.
+    for n in range(half):
         following = next(vectors)
-        moments[:, 2 * n] = 2.0 * np.einsum("ij,ij->j", current, current)
-        moments[:, 2 * n + 1] = 2.0 * np.einsum("ij,ij->j", following, current)
+        squares[:, n] = np.einsum("ij,ij->j", current, current)
+        crosses[:, n] = np.einsum("ij,ij->j", following, current)
         current = following
-    moments[:, 0::2] -= moments[:, :1] / 2.0
-    moments[:, 1::2] -= moments[:, 1:2] / 2.0
-    return moments
+    return _doubled_moments(squares, crosses)
 
 
 def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="auto",

@@ -6,6 +6,8 @@ import scipy.integrate
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
+import bpwidgets._threads
+
 from bpwidgets import (
     CRYSTAL_DEBYE_LEVEL,
     EXACT_MAX_NODES,
@@ -23,6 +25,8 @@ from bpwidgets import (
     stiffness_tensor,
     toy_network,
 )
+from bpwidgets._threads import cores, pool
+from bpwidgets.spectrum import _neighbourhood
 
 #: Issue 2: the fast crystal DOS within 2 % of the closed form for 0.1 <= omega <= 1.8.
 CRYSTAL_TOLERANCE = 0.02
@@ -352,6 +356,7 @@ def test_local_moments_are_exact_from_the_nodes_neighbourhood():
     # sum_k v_k(i)^2 T_n(x_k) over the non-zero modes (dense oracle).
     net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=2)
     nodes = [0, 1, 41]
+    assert _neighbourhood(net, nodes, 8).size < net.n_nodes  # a part of the network
     local = local_spectrum(net, nodes=nodes, moments=16)
     values, vectors = np.linalg.eigh(net.dynamical_matrix().toarray())
     n_zero, _ = net.clusters()
@@ -419,10 +424,13 @@ def test_seeds_computed_apart_with_one_bound_join_to_the_whole():
     assert joined.debye_level == pytest.approx(np.mean(joined.debye_levels))
 
 
-def test_a_networks_result_does_not_depend_on_the_networks_beside_it():
+@pytest.mark.parametrize("n_cores", [1, 2])
+def test_a_networks_result_does_not_depend_on_the_networks_beside_it(n_cores, monkeypatch):
     # Networks are split into one stack per core, and each is solved on its own: a
     # network's bound, moments and Debye level are those it has alone. The crystal's
-    # conductance problem has a zero source, which must not upset the others.
+    # conductance problem has a zero source, which must not upset the others in its
+    # stack (on one or two cores it shares one).
+    monkeypatch.setattr(bpwidgets._threads, "cores", lambda: n_cores)
     nets = [build_network(24, 0.0, connection="cutoff", spring="inverse", seed=0)]
     nets += [build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s)
              for s in range(3)]
@@ -437,6 +445,15 @@ def test_a_networks_result_does_not_depend_on_the_networks_beside_it():
         np.testing.assert_allclose(alone.moments[0], whole.moments[k], atol=1e-6)
         assert alone.debye_levels[0] == pytest.approx(whole.debye_levels[k], rel=1e-9)
     assert whole.debye_levels[0] == pytest.approx(CRYSTAL_DEBYE_LEVEL, rel=1e-12)
+
+
+def test_work_started_from_inside_the_thread_pool_does_not_wait_on_it():
+    # Large enough for its products to be split over the pool's threads; run from every
+    # pool thread at once, they would all wait on each other if they used the pool.
+    net = build_network(100, 0.3, connection="cutoff", spring="inverse", seed=0)
+    expected = spectrum_bound([net])
+    futures = [pool().submit(spectrum_bound, [net]) for _ in range(2 * cores())]
+    assert [future.result(timeout=120) for future in futures] == [expected] * len(futures)
 
 
 def test_networks_of_different_sizes_are_refused_together():
