@@ -430,6 +430,18 @@ def test_stages_preview_the_first_seeds_then_average_all():
     assert brushed.dos is final.dos and brushed.weights is not None
 
 
+def test_the_preview_says_how_many_networks_it_shows():
+    dashboard = Dashboard(size=20, delta=0.3, n_seeds=cores() + 1, background=False)
+    stages = list(compute_stages(Request(dashboard.controls.parameters)))
+    dashboard._draw(stages[0])
+    shown = preview_seeds(cores() + 1)
+    assert f"first {shown} network" in dashboard.summary.value
+    assert f"the DOS shows the first {shown}" in _status(dashboard)
+    dashboard._draw(stages[1])
+    assert "averaging" not in dashboard.summary.value
+    dashboard.close()
+
+
 def test_with_a_window_brushed_the_preview_already_colours_by_mode_weights():
     request = Request(Parameters(size=20, delta=0.2, n_seeds=cores() + 1), (0.3, 0.7))
     preview, final = list(compute_stages(request))

@@ -28,6 +28,7 @@ from ipywidgets import (
 )
 
 from bpwidgets.app import Dashboard
+from bpwidgets.app import dashboard as dashboard_module
 from bpwidgets.app.export import CSV_COLUMNS, data_npz, download_links, figure_bytes
 from bpwidgets.app.lecture import PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP
 from bpwidgets.app.panels import PROJECTOR_TICK_PX
@@ -352,18 +353,19 @@ def test_prepare_offers_every_file_as_a_download_and_clears_when_stale(small_das
     assert small_dashboard.lecture.downloads.value == ""
 
 
-def test_files_prepared_while_a_new_result_is_drawn_are_not_offered(small_dashboard):
-    # The worker draws a new result while the files are being made: links to the old
-    # view must not appear, the page asks to press again.
+def test_files_prepared_while_a_new_result_is_drawn_are_not_offered(small_dashboard,
+                                                                    monkeypatch):
+    # The worker draws a new result while the download links are being written: links
+    # to the old view must not appear, the page asks to press again.
     newer = compute(Request(Parameters(size=20, delta=0.25, n_seeds=3)))
-    prepare = small_dashboard.export_files
+    write_links = dashboard_module.download_links
 
-    def prepare_while_a_result_arrives(**kwargs):
-        files = prepare(**kwargs)
+    def links_while_a_result_arrives(files):
+        links = write_links(files)
         small_dashboard._draw(newer)
-        return files
+        return links
 
-    small_dashboard.export_files = prepare_while_a_result_arrives
+    monkeypatch.setattr(dashboard_module, "download_links", links_while_a_result_arrives)
     small_dashboard.lecture.prepare_export.click()
     message = small_dashboard.lecture.downloads.value
     assert "press again" in message and "data:" not in message

@@ -567,7 +567,8 @@ class Dashboard(VBox):
     def _write_summary(self, snapshot):
         text = result_summary(snapshot.mean_coordination, snapshot.peak)
         if not snapshot.complete:
-            text += " (first network; averaging the others)"
+            shown = len(snapshot.dos.seeds)
+            text += f" (first {shown} network{'s' if shown > 1 else ''}; averaging the others)"
         self.summary.value = (
             f'<div class="bp-summary-text" role="status" aria-live="polite">'
             f"{html.escape(text)}</div>"
