@@ -25,6 +25,7 @@ from bpwidgets import (
 from bpwidgets.spectrum import MODE_WEIGHTS_EXACT_MAX, default_vectors
 from bpwidgets.app import Dashboard
 from bpwidgets.app import dashboard as dashboard_module
+from bpwidgets.app.panels import relative_weights
 from bpwidgets.app.plotdata import (
     FINITE_SIZE_MODES,
     PIN_COLORS,
@@ -292,7 +293,7 @@ def test_brush_on_a_small_network_diagonalises_once():
         dashboard.dos_panel.brush.selected = [0.3, 0.7]
         first = dashboard.snapshot
         np.testing.assert_allclose(
-            dashboard.network_panel.nodes.color,
+            first.weights,
             mode_weights(network, 0.3, 0.7, nodes=first.view.nodes, method="exact"),
             rtol=PLOT_RTOL,
         )
@@ -300,10 +301,12 @@ def test_brush_on_a_small_network_diagonalises_once():
         second = dashboard.snapshot
         assert first.local is not None and second.local is first.local  # diagonalised once
         np.testing.assert_allclose(
-            dashboard.network_panel.nodes.color,
+            second.weights,
             mode_weights(network, 1.0, 2.0, nodes=first.view.nodes, method="exact"),
             rtol=PLOT_RTOL,
         )
+        np.testing.assert_allclose(dashboard.network_panel.nodes.color,
+                                   relative_weights(second.weights), rtol=PLOT_RTOL)
         # New networks start afresh.
         dashboard.controls.delta.value = 0.2
         assert dashboard.snapshot.local is not first.local
@@ -320,13 +323,14 @@ def test_brush_on_a_larger_network_reuses_its_local_moments():
         dashboard.dos_panel.brush.selected = [0.3, 0.7]
         first = dashboard.snapshot
         expected = local_spectrum(first.network, nodes=first.view.nodes).mode_weights(0.3, 0.7)
-        np.testing.assert_allclose(dashboard.network_panel.nodes.color, expected, rtol=PLOT_RTOL)
+        np.testing.assert_allclose(first.weights, expected, rtol=PLOT_RTOL)
         assert len(expected) == len(first.view.nodes) < first.network.n_nodes
         dashboard.dos_panel.brush.selected = [1.0, 2.0]
         second = dashboard.snapshot
         assert second.local is first.local
         np.testing.assert_allclose(
-            dashboard.network_panel.nodes.color, first.local.mode_weights(1.0, 2.0), rtol=PLOT_RTOL
+            dashboard.network_panel.nodes.color,
+            relative_weights(first.local.mode_weights(1.0, 2.0)), rtol=PLOT_RTOL,
         )
     finally:
         dashboard.close()
@@ -336,7 +340,14 @@ def test_brush_colours_nodes_by_mode_weights(small_dashboard):
     small_dashboard.dos_panel.brush.selected = [0.7, 0.3]  # a right-to-left drag
     network, drawn = small_dashboard.snapshot.network, small_dashboard.snapshot.view.nodes
     expected = mode_weights(network, 0.3, 0.7, nodes=drawn)
-    np.testing.assert_allclose(small_dashboard.network_panel.nodes.color, expected, rtol=PLOT_RTOL)
+    np.testing.assert_allclose(small_dashboard.snapshot.weights, expected, rtol=PLOT_RTOL)
+    # Drawn relative to the top 2 % on a fixed colour scale, so the darkest nodes are those.
+    colours = np.asarray(small_dashboard.network_panel.nodes.color)
+    np.testing.assert_allclose(colours, relative_weights(expected), rtol=PLOT_RTOL)
+    assert colours.max() == 1.0 and np.mean(colours == 1.0) <= 0.03
+    np.testing.assert_array_equal(np.argsort(colours[colours < 1]),
+                                  np.argsort(expected[colours < 1]))
+    assert small_dashboard.network_panel.weight_scale.max == 1.0
     assert small_dashboard.network_panel.weight_axis.visible
     assert "0.30 ≤ ω ≤ 0.70" in _status(small_dashboard)
     # The brush follows the parameters: new networks, new weights.
@@ -344,7 +355,7 @@ def test_brush_colours_nodes_by_mode_weights(small_dashboard):
     snapshot = small_dashboard.snapshot
     np.testing.assert_allclose(
         small_dashboard.network_panel.nodes.color,
-        mode_weights(snapshot.network, 0.3, 0.7, nodes=snapshot.view.nodes),
+        relative_weights(mode_weights(snapshot.network, 0.3, 0.7, nodes=snapshot.view.nodes)),
         rtol=PLOT_RTOL,
     )
     small_dashboard.dos_panel.brush.selected = None

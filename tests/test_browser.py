@@ -94,6 +94,21 @@ def test_pin_adds_a_labelled_line(page):
     )
 
 
+#: True when the drawn nodes' fill colours correlate with their weights (d3's bound data).
+_COLOURS_FOLLOW_WEIGHTS = """() => {
+    const pairs = Array.from(document.querySelectorAll('.bp-network-panel path.dot'))
+        .map(d => [d.__data__ && d.__data__.color, (d.style.fill || '').match(/[0-9.]+/g)])
+        .filter(([weight, rgb]) => typeof weight === 'number' && rgb && rgb.length >= 3)
+        .map(([weight, rgb]) => [weight, 255 - parseFloat(rgb[1])]);
+    if (pairs.length < 10) return false;
+    const mean = k => pairs.reduce((s, p) => s + p[k], 0) / pairs.length;
+    const [mw, md] = [mean(0), mean(1)];
+    let sw = 0, sd = 0, swd = 0;
+    for (const [w, d] of pairs) { sw += (w - mw) ** 2; sd += (d - md) ** 2; swd += (w - mw) * (d - md); }
+    return sw > 0 && sd > 0 && swd / Math.sqrt(sw * sd) > 0.95;
+}"""
+
+
 def test_brush_colours_nodes_by_mode_weights(page):
     fills = page.evaluate(
         "() => Array.from(document.querySelectorAll('.bp-network-panel path.dot'))"
@@ -108,6 +123,9 @@ def test_brush_colours_nodes_by_mode_weights(page):
             .slice(0, 200).map(d => d.style.fill || d.getAttribute('fill')).join() !== old""",
         arg=fills,
     )
+    # Once drawn, every node's colour follows its weight: darker (less green, along the
+    # palette) for a larger share. Colours left from another update would break that.
+    page.wait_for_function(_COLOURS_FOLLOW_WEIGHTS, timeout=REDRAW_TIMEOUT)
     _screenshot(page, "dashboard-brushed")
     _assert_no_error_output(page)
 

@@ -163,7 +163,10 @@ class NetworkPanel(_Projectable, VBox):
     def __init__(self):
         self.x_scale = LinearScale()
         self.y_scale = LinearScale()
-        # A fixed domain until the first brush: a hidden colour bar still needs one.
+        # A fixed domain: the weights are drawn relative to the top few per cent
+        # (relative_weights). A domain that changed with every brush raced, in the
+        # browser, with the colour data sent beside it: nodes sometimes kept colours
+        # computed with the other domain.
         self.weight_scale = ColorScale(colors=list(_WEIGHT_COLORS), min=0.0, max=1.0)
         scales = {"x": self.x_scale, "y": self.y_scale}
         self.springs = [
@@ -186,7 +189,8 @@ class NetworkPanel(_Projectable, VBox):
         self.weight_axis = ColorAxis(
             scale=self.weight_scale,
             side="right",
-            tick_format=".2~e",
+            tick_format=".1f",
+            label=f"share of modes / top {100 - _WEIGHT_SATURATION} %",
             visible=False,
         )
         self.figure = Figure(
@@ -235,21 +239,34 @@ class NetworkPanel(_Projectable, VBox):
             self.legend.value = self._coordination_key
             return
         low, high = window
-        self.nodes.color = weights
-        # Saturate the top few per cent: the stochastic estimate has a long tail, and a
-        # scale set by its maximum would paint almost every node the darkest colour.
-        top = float(np.percentile(weights, _WEIGHT_SATURATION)) if weights.size else 0.0
-        self.weight_scale.max = top if top > 0 else 1.0
+        self.nodes.color = relative_weights(weights)
         self.weight_axis.visible = True
         self.legend.value = (
             '<div class="bp-legend">Node colour: share of the vibrational modes with '
-            f"{low:.2f} ≤ ω ≤ {high:.2f} (darker = more; the top {100 - _WEIGHT_SATURATION} % "
-            "saturate)</div>"
+            f"{low:.2f} ≤ ω ≤ {high:.2f}, relative to the top {100 - _WEIGHT_SATURATION} % "
+            "of the nodes, which saturate (darker = more)</div>"
         )
 
     def highlight(self, indices):
         """Fade every drawn node but ``indices`` (None: show all)."""
         self.nodes.selected = None if indices is None else np.asarray(indices, dtype=int)
+
+
+def relative_weights(weights) -> np.ndarray:
+    """Mode weights divided by their value at the top few per cent, clipped to [0, 1].
+
+    Saturating the top ``100 - _WEIGHT_SATURATION`` per cent keeps the long tail
+    of a few strongly weighted nodes (and the stochastic estimate's noise) from
+    painting every other node the palest colour.
+
+    Examples
+    --------
+    >>> relative_weights(np.linspace(0.0, 1.0, 101))[[0, 49, 100]]
+    array([0. , 0.5, 1. ])
+    """
+    weights = np.asarray(weights, dtype=float)
+    top = float(np.percentile(weights, _WEIGHT_SATURATION)) if weights.size else 0.0
+    return np.clip(weights / top, 0.0, 1.0) if top > 0 else np.zeros_like(weights)
 
 
 def _round_up(value: float, step: float) -> float:
