@@ -189,8 +189,7 @@ class NetworkPanel(_Projectable, VBox):
         self.weight_axis = ColorAxis(
             scale=self.weight_scale,
             side="right",
-            tick_format=".1f",
-            label=f"share of modes / top {100 - _WEIGHT_SATURATION} %",
+            tick_format=".1f",  # relative to the top few per cent: the legend says so
             visible=False,
         )
         self.figure = Figure(
