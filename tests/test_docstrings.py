@@ -13,7 +13,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(bpwidgets.__path__, "bpwi
 #: (their tests drive them), file writers, the thread pool and the server launcher.
 NO_EXAMPLES = {
     "bpwidgets._threads", "bpwidgets.app", "bpwidgets.app.export", "bpwidgets.app.lecture",
-    "bpwidgets.app.panels", "bpwidgets.app.presets", "bpwidgets.app.state", "bpwidgets.serve",
+    "bpwidgets.app.presets", "bpwidgets.app.state", "bpwidgets.serve",
 }
 
 
