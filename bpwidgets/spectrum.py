@@ -1030,13 +1030,13 @@ def _safe_bound(stacks) -> float:
 
 
 def _random_vectors(networks, n_vectors):
-    """Rademacher vectors for stacked networks, and each network's number of zero modes.
+    """Rademacher vectors for stacked networks, one block of rows per network.
 
     Each network draws its own vectors from its own seed, so a seed's row does
     not depend on which other seeds are computed with it. Every connected
     cluster's mean is removed: the vectors have no weight on any zero mode.
     """
-    parts, n_zero = [], []
+    parts = []
     for network in networks:
         count, labels = network.clusters()
         rng = np.random.default_rng([network.size, 0 if network.seed is None else network.seed])
@@ -1047,15 +1047,14 @@ def _random_vectors(networks, n_vectors):
         )
         vectors -= (clusters @ vectors / np.bincount(labels)[:, None])[labels]
         parts.append(vectors)
-        n_zero.append(count)
-    return np.concatenate(parts), np.array(n_zero)
+    return np.concatenate(parts)
 
 
 def _kpm_moments(stack, scale, n_moments, n_vectors):
     """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34))."""
     networks = stack.networks
     sizes = np.array([n.n_nodes for n in networks])
-    start, n_zero = _random_vectors(networks, n_vectors)
+    start = _random_vectors(networks, n_vectors)
     # Single precision: the recursion reads the matrix and the vectors 2K times and is
     # bound by memory traffic, which this halves. Per-network dots are summed pairwise.
     start = start.astype(np.float32)
@@ -1076,7 +1075,9 @@ def _kpm_moments(stack, scale, n_moments, n_vectors):
         crosses.append(per_seed(alpha_next, alpha))
         alpha = alpha_next
     moments = _doubled_moments(np.array(squares).T, np.array(crosses).T)
-    # The vectors carry the weight of the non-zero modes; normalise to the whole node count.
+    # The vectors carry the weight of the non-zero modes (one zero mode per cluster);
+    # normalise to the whole node count.
+    n_zero = np.array([n.clusters()[0] for n in networks])
     nonzero = (sizes - n_zero) / sizes
     moments *= (nonzero / moments[:, 0])[:, None]
     return moments
@@ -1360,7 +1361,7 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
             for k in range(0, starts.size, block)
         ])
 
-    local, scale = _within_bound(moments_with, [stack], float(_upper_bounds(stack)[0]))
+    local, scale = _within_bound(moments_with, [stack], _lanczos_bound([stack]))
     local -= (-1.0) ** np.arange(n_moments) / cluster_size[:, None]
     return LocalSpectrum(nodes=chosen, moments=local, scale=scale, n_nodes=network.n_nodes)
 
@@ -1582,7 +1583,7 @@ def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):
     if isinstance(n_vectors, bool) or not isinstance(n_vectors, numbers.Integral) or n_vectors < 1:
         raise ValueError(f"vectors must be a positive integer; got {n_vectors!r}")
     stack = _Stack([network])
-    start, _ = _random_vectors([network], n_vectors)
+    start = _random_vectors([network], n_vectors)
 
     def projected_with(scale):
         coefficients = _window_coefficients(lo, hi, scale, n_moments)
@@ -1593,7 +1594,7 @@ def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):
 
     # The smoothed projector has norm about 1 while the spectrum is within the bound.
     projected, _ = _within_bound(
-        projected_with, [stack], float(_upper_bounds(stack)[0]),
+        projected_with, [stack], _lanczos_bound([stack]),
         magnitude=lambda projected: np.linalg.norm(projected, axis=0)
         / np.linalg.norm(start, axis=0),
     )
