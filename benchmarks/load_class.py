@@ -42,6 +42,7 @@ from browser_helpers import (  # noqa: E402  (needs the path above)
     CHROMIUM_ARGS,
     VIEWPORT,
     free_port,
+    start_voila,
     stop_voila,
 )
 
@@ -72,20 +73,6 @@ _ERRORS_SHOWN = """() => document.querySelectorAll(
     + (document.body.innerText.includes('Traceback') ? 1 : 0)"""
 
 
-def _start_server(port: int, lecture: bool):
-    """Voila in its own process group (as the tests start it), with the class settings."""
-    import subprocess
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "bpwidgets.serve", "--port", str(port)]
-    if lecture:
-        command.append("--class")
-    with open(SERVER_LOG, "w") as handle:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    return process, f"http://127.0.0.1:{port}/"
-
-
 def _preheats() -> bool:
     """True when the class settings keep a pool of preheated kernels."""
     from bpwidgets.serve import class_config
@@ -113,21 +100,6 @@ async def _wait_for_pool(log: Path, timeout=POOL_TIMEOUT):
             return
         await asyncio.sleep(0.5)
     raise RuntimeError(f"the kernel pool did not fill within {timeout} s (see {log})")
-
-
-async def _wait_until_served(url, process, timeout=90.0):
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Voila exited with code {process.returncode}")
-        try:
-            await asyncio.to_thread(urllib.request.urlopen, url + "voila/static/voila.js", None, 2)
-            return
-        except OSError:
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"Voila did not serve {url} within {timeout} s")
 
 
 def _descendants(pid: int) -> list[int]:
@@ -249,12 +221,13 @@ async def _session(browser, url, moves, index, result, page_timeout):
 async def _run(options):
     from playwright.async_api import async_playwright
 
-    process, base = _start_server(free_port(), not options.no_class)
+    process, base = await asyncio.to_thread(
+        start_voila, free_port(), SERVER_LOG, lecture=not options.no_class
+    )
     url = f"{base}?{options.query}" if options.query else base
     results = [dict(ok=False, load=None, latencies=[], error=None) for _ in range(options.sessions)]
     peaks, cpu, stop = {}, {}, asyncio.Event()
     try:
-        await _wait_until_served(base, process)
         if not options.no_class and _preheats():
             await _wait_for_pool(SERVER_LOG)
         sampler = asyncio.create_task(_sample_usage(process.pid, peaks, cpu, stop))

@@ -49,11 +49,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for(url: str, process, timeout: float):
+def wait_for_server(url: str, process, timeout: float):
+    """Wait until ``url`` answers 200 (a server starting in ``process``); raise if it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Voila exited with code {process.returncode} before serving {url}")
+            raise RuntimeError(f"the server exited with code {process.returncode} "
+                               f"before serving {url}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -63,12 +65,16 @@ def _wait_for(url: str, process, timeout: float):
     raise RuntimeError(f"Voila did not serve {url} within {timeout} s")
 
 
-def start_voila(port: int, log_path: Path):
-    """Start ``python -m bpwidgets.serve`` in its own process group; return (process, url)."""
+def start_voila(port: int, log_path: Path, *, lecture: bool = False):
+    """Start ``python -m bpwidgets.serve`` in its own process group; return (process, url).
+
+    ``lecture=True`` serves with the class settings (``--class``).
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bpwidgets.serve", "--port", str(port)],
+        [sys.executable, "-m", "bpwidgets.serve", "--port", str(port)]
+        + (["--class"] if lecture else []),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -77,7 +83,7 @@ def start_voila(port: int, log_path: Path):
     log.close()
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for(url + "voila/static/voila.js", process, SERVER_START_TIMEOUT)
+        wait_for_server(url + "voila/static/voila.js", process, SERVER_START_TIMEOUT)
     except Exception:
         stop_voila(process)
         raise

@@ -26,6 +26,7 @@ from browser_helpers import (
     press_delta,
     stop_voila,
     wait_for_generation,
+    wait_for_server,
 )
 
 pytestmark = pytest.mark.browser
@@ -44,8 +45,6 @@ RUN_WAIT = 6_000
 @pytest.fixture(scope="module")
 def lab_notebook_url(tmp_path_factory):
     """URL of a notebook with ``Dashboard(...)`` in a JupyterLab of its own."""
-    import urllib.request
-
     root = tmp_path_factory.mktemp("lab")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(CELL)]
@@ -71,20 +70,7 @@ def lab_notebook_url(tmp_path_factory):
         )
     url = f"http://127.0.0.1:{port}/"
     try:
-        import time
-
-        deadline = time.monotonic() + LAB_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with code {process.returncode}")
-            try:
-                with urllib.request.urlopen(url + "api/status", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not answer within {LAB_START_TIMEOUT} s")
-                time.sleep(0.5)
+        wait_for_server(url + "api/status", process, LAB_START_TIMEOUT)
         yield url + "lab/tree/dashboard_in_lab.ipynb"
     finally:
         stop_voila(process)  # stops any server started in its own process group
