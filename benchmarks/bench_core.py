@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from bpwidgets import build_network, exact_frequencies, reduced_dos
+from bpwidgets.core.parallel import cores
 
 PAPER = dict(connection="cutoff", spring="inverse")
 #: Issue 2's targets, printed beside the measurements.
@@ -57,7 +58,8 @@ def _machine() -> str:
                     break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    return (f"{model}, {os.cpu_count()} cores ({cores()} usable), "
+            f"Python {platform.python_version()}, numpy {np.__version__}")
 
 
 def paper_setting(repeats):

@@ -1,6 +1,6 @@
 """Kernel time of a dashboard update, without a browser.
 
-Runs the dashboard's computation (``bpwidgets.app.state.compute_stages``) for
+Runs the dashboard's computation (``bpwidgets.session.pipeline.compute_stages``) for
 delta = 0.30, 0.31, ..., as a slider sweep would, and prints the time from the
 request to the preview and to the complete average. Comparing it with
 ``bench_browser.py`` separates the kernel's work from the browser's.
@@ -16,7 +16,8 @@ import argparse
 import statistics
 import time
 
-from bpwidgets.app.state import Parameters, Request, compute_stages
+from bpwidgets.session.pipeline import Request, compute_stages
+from bpwidgets.session.schema import Parameters
 
 
 def main() -> None:

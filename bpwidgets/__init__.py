@@ -4,33 +4,36 @@ The compute core (no widgets): :func:`build_network` makes a frozen spring
 network, :func:`reduced_dos` its Debye-reduced vibrational density of states
 over random seeds, :func:`debye_level` its own Debye level, and
 :func:`local_dos` / :func:`toy_network` the paper's nine-node toy model. The
-dashboard lives in :mod:`bpwidgets.app`.
+dashboard lives in :mod:`bpwidgets.app`; ``docs/architecture.md`` draws the layers.
 """
 
-from .network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
-from .spectrum import (
-    CRYSTAL_DEBYE_LEVEL,
+from .core.analysis import (
+    DOS_MOMENTS,
+    BosonPeak,
+    boson_peak,
+    boson_peak_of,
+    coordination_histogram,
+)
+from .core.debye import CRYSTAL_DEBYE_LEVEL, debye_level, stiffness_tensor
+from .core.dos import (
     EXACT_MAX_NODES,
-    LocalSpectrum,
-    NodeModes,
     ReducedDOS,
     crystal_reduced_dos,
-    debye_level,
     exact_frequencies,
-    local_spectrum,
-    mode_weights,
-    node_modes,
     reduced_dos,
     reduced_dos_of,
     spectrum_bound,
-    stiffness_tensor,
 )
-from .toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
+from .core.modes import LocalSpectrum, NodeModes, local_spectrum, mode_weights, node_modes
+from .core.network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
+from .core.toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
 
 __all__ = [
     "CONNECTIONS",
     "CRYSTAL_DEBYE_LEVEL",
+    "DOS_MOMENTS",
     "EXACT_MAX_NODES",
+    "BosonPeak",
     "LocalSpectrum",
     "NodeModes",
     "SPRINGS",
@@ -38,8 +41,11 @@ __all__ = [
     "TOY_REMOVED",
     "Network",
     "ReducedDOS",
+    "boson_peak",
+    "boson_peak_of",
     "build_network",
     "build_networks",
+    "coordination_histogram",
     "crystal_reduced_dos",
     "debye_level",
     "exact_frequencies",

@@ -1,7 +1,7 @@
 """Static figures with matplotlib: the paper's figures, and the dashboard as an image.
 
 One plot-data layer, two renderers: the dashboard draws
-:mod:`bpwidgets.app.plotdata` and :mod:`bpwidgets.app.toyplot` with bqplot in
+:mod:`bpwidgets.views.plotdata` and :mod:`bpwidgets.views.toyplot` with bqplot in
 the browser; this module draws the same arrays with matplotlib, for pages read
 without a kernel (GitHub, slides, exports). matplotlib is an optional extra
 (``pip install bpwidgets[figures]``): ``import bpwidgets`` never imports this
@@ -14,7 +14,7 @@ paper's figures from computed results and return a
 
 Examples
 --------
->>> from bpwidgets.paper import paper_series
+>>> from bpwidgets.core.paper import paper_series
 >>> figure = figure_2(paper_series("nearest", deltas=(0.0, 0.3), size=20, seeds=2),
 ...                   paper_series("cutoff", deltas=(0.0, 0.3), size=20, seeds=2))
 >>> len(figure.axes)
@@ -28,8 +28,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from . import CRYSTAL_DEBYE_LEVEL, crystal_reduced_dos
-from .app.plotdata import (
+from .core.analysis import DOS_MOMENTS, boson_peak_of
+from .core.debye import CRYSTAL_DEBYE_LEVEL
+from .core.dos import crystal_reduced_dos
+from .views.plotdata import (
     STIFFNESS_GRAYS,
     align_histograms,
     coordination_color,
@@ -37,9 +39,7 @@ from .app.plotdata import (
     network_view,
     pin_color,
 )
-from .app.state import DOS_MOMENTS
-from .app.toyplot import toy_view
-from .paper import boson_peak_of
+from .views.toyplot import toy_view
 
 __all__ = [
     "DELTA_COLORS",
@@ -89,13 +89,13 @@ def _delta_color(delta, index):
 
 
 def plot_network(ax, view, coordination=None, *, node_size=None):
-    """Draw a :class:`~bpwidgets.app.plotdata.NetworkView`: springs, cell, nodes by Z.
+    """Draw a :class:`~bpwidgets.views.plotdata.NetworkView`: springs, cell, nodes by Z.
 
     Parameters
     ----------
     ax : matplotlib.axes.Axes
     view : NetworkView
-        From :func:`bpwidgets.app.plotdata.network_view`.
+        From :func:`bpwidgets.views.plotdata.network_view`.
     coordination : ndarray of int, optional
         Coordination numbers of every node of the network (length N) or of the
         drawn nodes only (length ``len(view.nodes)``); None draws black nodes.
@@ -206,7 +206,7 @@ def plot_coordination(ax, histograms, labels, *, colors=None, means=None, style=
     ax : matplotlib.axes.Axes
     histograms : sequence of (ndarray, ndarray)
         ``(z, fractions)`` pairs, e.g. from
-        :func:`~bpwidgets.app.plotdata.coordination_histogram`.
+        :func:`~bpwidgets.core.analysis.coordination_histogram`.
     labels : sequence of str
         One legend label per histogram.
     colors : sequence of str, optional
@@ -247,7 +247,7 @@ def plot_coordination(ax, histograms, labels, *, colors=None, means=None, style=
 
 def plot_toy_network(ax, view, *, added_color=TOY_COLORS["added"],
                      removed_color=TOY_COLORS["removed"]):
-    """Draw a :class:`~bpwidgets.app.toyplot.ToyView`: springs, changes, nodes with Z.
+    """Draw a :class:`~bpwidgets.views.toyplot.ToyView`: springs, changes, nodes with Z.
 
     Returns
     -------
@@ -278,7 +278,7 @@ def plot_toy_network(ax, view, *, added_color=TOY_COLORS["added"],
 
 def plot_toy_response(ax, response, *, color=TOY_COLORS["added"],
                       rest_color=TOY_COLORS["added rest"], crystal=True, label=None):
-    """Draw a :class:`~bpwidgets.app.toyplot.ToyResponse`: -Im G_ii per node, new poles circled.
+    """Draw a :class:`~bpwidgets.views.toyplot.ToyResponse`: -Im G_ii per node, new poles circled.
 
     Parameters
     ----------
@@ -378,7 +378,7 @@ def _dos_panel(ax, series, *, shade):
 
     A DOS with more Chebyshev moments than the dashboard's (L = 500) is drawn
     thin as computed and thick through the dashboard's kernel, which is also
-    where its Boson peak is read and shaded (as :func:`bpwidgets.paper.dos_numbers`).
+    where its Boson peak is read and shaded (as :func:`bpwidgets.core.paper.dos_numbers`).
     """
     tops = []
     fine = False
@@ -413,8 +413,8 @@ def figure_2(nearest, cutoff):
 
     Parameters
     ----------
-    nearest, cutoff : bpwidgets.paper.Series
-        From :func:`bpwidgets.paper.paper_series` (or ``large_series``).
+    nearest, cutoff : bpwidgets.core.paper.Series
+        From :func:`bpwidgets.core.paper.paper_series` (or ``large_series``).
 
     Returns
     -------
@@ -462,9 +462,9 @@ def figure_4(constant, added, removed):
 
     Parameters
     ----------
-    constant : bpwidgets.paper.Series
+    constant : bpwidgets.core.paper.Series
         Cutoff networks with constant springs.
-    added, removed : bpwidgets.app.toyplot.ToyResponse
+    added, removed : bpwidgets.views.toyplot.ToyResponse
         The toy model with one spring added, and with one removed.
 
     Returns
@@ -505,11 +505,11 @@ def dashboard_figure(network_view, dos, peak, coordination, fractions, mean_coor
 
     Parameters
     ----------
-    network_view : bpwidgets.app.plotdata.NetworkView
+    network_view : bpwidgets.views.plotdata.NetworkView
         ``snapshot.view``.
     dos : bpwidgets.ReducedDOS
         ``snapshot.dos``.
-    peak : bpwidgets.app.plotdata.BosonPeak or None
+    peak : bpwidgets.BosonPeak or None
         ``snapshot.peak``.
     coordination : ndarray of int
         Histogram bins, ``snapshot.coordination``.
@@ -517,8 +517,8 @@ def dashboard_figure(network_view, dos, peak, coordination, fractions, mean_coor
         Fraction of nodes per bin, ``snapshot.fractions``.
     mean_coordination : float
         ``snapshot.mean_coordination``.
-    pins : sequence of mapping, optional
-        Pinned references as the dashboard keeps them (``Dashboard.pins``): keys
+    pins : sequence of bpwidgets.session.Pin, optional
+        Pinned references as the dashboard keeps them (``Dashboard.pins``): with
         ``label``, ``omega``, ``mean``, ``z``, ``fractions``.
     node_coordination : ndarray of int, optional
         Coordination numbers for the node colours: of every node
@@ -547,9 +547,8 @@ def dashboard_figure(network_view, dos, peak, coordination, fractions, mean_coor
                      label=f"mean over {n_seeds} seed{'s' * (n_seeds > 1)}")
     tops = [float(np.max(dos.mean))]
     for k, pin in enumerate(pins):
-        dos_ax.plot(pin["omega"], pin["mean"], color=pin_color(k), lw=2,
-                    label=f"pinned: {pin['label']}")
-        tops.append(float(np.nanmax(pin["mean"])))
+        dos_ax.plot(pin.omega, pin.mean, color=pin_color(k), lw=2, label=f"pinned: {pin.label}")
+        tops.append(float(np.nanmax(pin.mean)))
     if peak is not None:
         dos_ax.annotate(peak.label, (peak.omega, peak.reduced_dos), xytext=(8, 10),
                         textcoords="offset points", fontsize=9)
@@ -558,8 +557,8 @@ def dashboard_figure(network_view, dos, peak, coordination, fractions, mean_coor
     dos_ax.legend(fontsize=7, loc="upper left")
 
     histograms = [(np.asarray(coordination), np.asarray(fractions))]
-    histograms += [(np.asarray(pin["z"]), np.asarray(pin["fractions"])) for pin in pins]
-    labels = ["current parameters, all seeds"] + [f"pinned: {pin['label']}" for pin in pins]
+    histograms += [(np.asarray(pin.z), np.asarray(pin.fractions)) for pin in pins]
+    labels = ["current parameters, all seeds"] + [f"pinned: {pin.label}" for pin in pins]
     colors = ["#000000"] + [pin_color(k) for k in range(len(pins))]
     plot_coordination(z_ax, histograms, labels, colors=colors, means=[mean_coordination])
     z_ax.annotate(f"mean Z = {mean_coordination:.2f}", (mean_coordination, 1.0),

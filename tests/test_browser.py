@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import pytest
 
-from bpwidgets.app.state import Parameters, Request, compute
+from bpwidgets.session.pipeline import Request, compute
+from bpwidgets.session.schema import Parameters
 from browser_helpers import (
     ARTIFACTS,
     dos_signature,

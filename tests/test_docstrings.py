@@ -10,10 +10,13 @@ import bpwidgets
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(bpwidgets.__path__, "bpwidgets."))
 #: Modules whose public functions have no runnable example: widgets that need a page
-#: (their tests drive them), file writers, the thread pool and the server launcher.
+#: (their tests drive them), file writers, the thread pool, the worker thread, plain
+#: data and the server launcher.
 NO_EXAMPLES = {
-    "bpwidgets._threads", "bpwidgets.app", "bpwidgets.app.export", "bpwidgets.app.lecture",
-    "bpwidgets.app.presets", "bpwidgets.app.state", "bpwidgets.serve",
+    "bpwidgets.app", "bpwidgets.app.controls", "bpwidgets.app.export", "bpwidgets.app.lecture",
+    "bpwidgets.app.style", "bpwidgets.core.parallel",
+    "bpwidgets.session", "bpwidgets.session.presets",
+    "bpwidgets.serve", "bpwidgets.views",
 }
 
 

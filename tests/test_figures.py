@@ -14,14 +14,19 @@ from matplotlib.collections import PathCollection, PolyCollection  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from bpwidgets import TOY_ADDED, TOY_REMOVED, build_network, toy_network  # noqa: E402
-from bpwidgets.app.plotdata import (  # noqa: E402
-    coordination_colors,
+from bpwidgets import (  # noqa: E402
+    TOY_ADDED,
+    TOY_REMOVED,
+    boson_peak_of,
+    build_network,
     coordination_histogram,
-    network_view,
+    toy_network,
 )
-from bpwidgets.app.state import Parameters, Request, compute  # noqa: E402
-from bpwidgets.app.toyplot import toy_response  # noqa: E402
+from bpwidgets.session.pipeline import Request, compute  # noqa: E402
+from bpwidgets.session.schema import Parameters  # noqa: E402
+from bpwidgets.session.session import Pin  # noqa: E402
+from bpwidgets.views.plotdata import coordination_colors, network_view  # noqa: E402
+from bpwidgets.views.toyplot import toy_response  # noqa: E402
 from bpwidgets.figures import (  # noqa: E402
     dashboard_figure,
     figure_1,
@@ -31,7 +36,7 @@ from bpwidgets.figures import (  # noqa: E402
     plot_network,
     plot_reduced_dos,
 )
-from bpwidgets.paper import boson_peak_of, paper_series  # noqa: E402
+from bpwidgets.core.paper import paper_series  # noqa: E402
 from oracles import exact_poles  # noqa: E402
 
 #: Frequencies from the exact eigenvalues agree with the drawn marker positions to rounding.
@@ -53,7 +58,7 @@ def _axes():
 
 
 def test_import_bpwidgets_does_not_import_matplotlib():
-    code = ("import sys, bpwidgets, bpwidgets.paper, bpwidgets.app; "
+    code = ("import sys, bpwidgets, bpwidgets.core.paper, bpwidgets.app; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
@@ -157,14 +162,15 @@ def test_figure_4_circles_exactly_the_two_new_poles_of_each_change(series):
 
 def test_dashboard_figure_draws_the_three_panels_and_the_pins(tmp_path):
     snapshot = compute(Request(Parameters(size=30, delta=0.3, n_seeds=2)))
-    pins = [dict(label="δ = 0.10", omega=snapshot.dos.omega, mean=0.9 * snapshot.dos.mean,
-                 z=snapshot.coordination, fractions=snapshot.fractions)]
-    figure = dashboard_figure(snapshot.view, snapshot.dos, snapshot.peak,
+    pins = [Pin(label="δ = 0.10", parameters=snapshot.request.parameters,
+                omega=snapshot.dos.omega, mean=0.9 * snapshot.dos.mean,
+                z=snapshot.coordination, fractions=snapshot.fractions)]
+    figure = dashboard_figure(network_view(snapshot.network), snapshot.dos, snapshot.peak,
                               snapshot.coordination, snapshot.fractions,
                               snapshot.mean_coordination, pins,
                               node_coordination=snapshot.network.coordination, title="export")
     network_ax, dos_ax, z_ax = figure.axes
-    assert len(network_ax.collections[-1].get_offsets()) == len(snapshot.view.nodes)
+    assert len(network_ax.collections[-1].get_offsets()) == len(snapshot.nodes)
     labels = [line.get_label() for line in dos_ax.get_lines()]
     assert "pinned: δ = 0.10" in labels and "mean over 2 seeds" in labels
     assert (snapshot.peak is not None) == any(isinstance(c, PolyCollection)
@@ -180,10 +186,11 @@ def test_dashboard_figure_draws_the_three_panels_and_the_pins(tmp_path):
 
 
 def test_paper_numbers_load_without_widget_libraries():
-    """The plain-numpy layers (paper numbers, plot data, state) import no widget code."""
+    """The plain-numpy layers (core, session, views) import no widget or plotting code."""
     code = (
-        "import sys, bpwidgets.paper, bpwidgets.app.plotdata, bpwidgets.app.state;"
-        "print(sorted(m for m in ('ipywidgets', 'bqplot') if m in sys.modules))"
+        "import sys, bpwidgets.core.paper, bpwidgets.session, bpwidgets.session.share,"
+        " bpwidgets.views.plotdata, bpwidgets.views.toyplot;"
+        "print(sorted(m for m in ('ipywidgets', 'bqplot', 'matplotlib') if m in sys.modules))"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"

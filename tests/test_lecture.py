@@ -28,14 +28,16 @@ from ipywidgets import (
 )
 
 from bpwidgets.app import Dashboard
-from bpwidgets.app import dashboard as dashboard_module
+from bpwidgets.app import export as export_module
 from bpwidgets.app.export import CSV_COLUMNS, data_npz, download_links, figure_bytes
 from bpwidgets.app.lecture import PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP
 from bpwidgets.app.panels import PROJECTOR_TICK_PX
-from bpwidgets.app.plotdata import PIN_COLORS, result_summary
-from bpwidgets.app.presets import PAPER_DELTAS, PRESETS
-from bpwidgets.app.share import page_url, parse_query, request_query, state_query
-from bpwidgets.app.state import Parameters, Request, compute
+from bpwidgets.core.paper import PAPER_DELTAS
+from bpwidgets.session.pipeline import Request, compute
+from bpwidgets.session.presets import PRESETS
+from bpwidgets.session.schema import Parameters
+from bpwidgets.session.share import page_url, parse_query, request_query, state_query
+from bpwidgets.views.plotdata import PIN_COLORS, result_summary
 from bpwidgets.serve import CLASS_CONFIG, ROOT, class_config
 
 #: Smallest font the issue allows on the axes in projector mode (px).
@@ -56,14 +58,14 @@ def test_fig2_left_sets_every_control_and_pins_the_paper_deltas(small_dashboard)
     assert (controls.size.value, controls.n_seeds.value, controls.first_seed.value) == (60, 10, 0)
     assert controls.delta.value == pytest.approx(0.3)
     assert small_dashboard.snapshot.request.parameters == PRESETS["Fig. 2 left"].parameters
-    assert [pin["label"] for pin in small_dashboard.pins] == [
+    assert [pin.label for pin in small_dashboard.pins] == [
         f"δ = {d:.2f}, nearest, 1/r, L = 60" for d in PAPER_DELTAS
     ]
     # Each pin is the curve the dashboard would draw at that delta.
     for delta, pin in zip(PAPER_DELTAS, small_dashboard.pins):
         expected = compute(Request(Parameters(size=60, delta=delta, connection="nearest")))
-        np.testing.assert_array_equal(pin["mean"], expected.dos.mean)
-        np.testing.assert_array_equal(pin["fractions"], expected.fractions)
+        np.testing.assert_array_equal(pin.mean, expected.dos.mean)
+        np.testing.assert_array_equal(pin.fractions, expected.fractions)
     assert small_dashboard.dos_panel.pins.visible and len(small_dashboard.dos_panel.pins.y) == len(PAPER_DELTAS)
     # Nearest neighbours: every pinned histogram is the single bar Z = 4.
     assert list(small_dashboard.coordination_panel.bars.x) == [4]
@@ -79,7 +81,7 @@ def test_cutoff_presets_pin_four_deltas_and_show_a_boson_peak(small_dashboard, n
     p = small_dashboard.snapshot.request.parameters
     assert (p.connection, p.spring, p.size, p.n_seeds, p.delta) == (connection, spring, 60, 10, 0.3)
     assert len(small_dashboard.pins) == len(PAPER_DELTAS)
-    assert all(f"δ = {d:.2f}, cutoff" in pin["label"] for d, pin in zip(PAPER_DELTAS, small_dashboard.pins))
+    assert all(f"δ = {d:.2f}, cutoff" in pin.label for d, pin in zip(PAPER_DELTAS, small_dashboard.pins))
     # The paper: a Boson peak near omega = 0.5 once Z fluctuates.
     assert small_dashboard.snapshot.peak is not None and 0.3 < small_dashboard.snapshot.peak.omega < 0.8
 
@@ -88,7 +90,7 @@ def test_crystal_preset_clears_pins_and_shows_no_peak(small_dashboard):
     small_dashboard.controls.pin.click()
     assert small_dashboard.pins
     small_dashboard.apply_preset("Crystal")
-    assert small_dashboard.pins == [] and not small_dashboard.dos_panel.pins.visible
+    assert small_dashboard.pins == () and not small_dashboard.dos_panel.pins.visible
     p = small_dashboard.snapshot.request.parameters
     assert (p.delta, p.connection) == (0.0, "nearest")
     assert small_dashboard.snapshot.peak is None
@@ -305,9 +307,9 @@ def test_csv_holds_exactly_what_the_panels_show(small_dashboard):
     shown = np.asarray(bars.y)[0] > 0
     np.testing.assert_array_equal(z, np.asarray(bars.x)[shown])
     np.testing.assert_array_equal(fractions, np.asarray(bars.y)[0][shown])
-    label = small_dashboard.pins[0]["label"]
+    label = small_dashboard.pins[0].label
     np.testing.assert_array_equal(_curve(rows, "reduced_dos", f"pinned: {label}")[1],
-                                  np.atleast_2d(dos.pins.y)[0][: len(small_dashboard.pins[0]["mean"])])
+                                  np.atleast_2d(dos.pins.y)[0][: len(small_dashboard.pins[0].mean)])
     assert header["parameters"]["delta"] == 0.2 and header["seeds"] == [0, 1, 2]
     assert header["debye_level"] == dos.network_debye.y[0]
     assert {"numpy", "scipy", "bpwidgets"} <= set(header["versions"])
@@ -321,7 +323,7 @@ def test_npz_holds_the_same_arrays(small_dashboard):
     np.testing.assert_array_equal(archive["seeds"], [0, 1, 2])
     np.testing.assert_array_equal(archive["pinned_reduced_dos"],
                                   np.atleast_2d(small_dashboard.dos_panel.pins.y))
-    assert list(archive["pinned_labels"]) == [small_dashboard.pins[0]["label"]]
+    assert list(archive["pinned_labels"]) == [small_dashboard.pins[0].label]
     metadata = json.loads(str(archive["metadata"]))
     assert metadata["parameters"]["size"] == 20 and "numpy" in metadata["versions"]
     assert metadata["summary"] in small_dashboard.summary.value
@@ -358,14 +360,14 @@ def test_files_prepared_while_a_new_result_is_drawn_are_not_offered(small_dashbo
     # The worker draws a new result while the download links are being written: links
     # to the old view must not appear, the page asks to press again.
     newer = compute(Request(Parameters(size=20, delta=0.25, n_seeds=3)))
-    write_links = dashboard_module.download_links
+    write_links = export_module.download_links
 
     def links_while_a_result_arrives(files):
         links = write_links(files)
-        small_dashboard._draw(newer)
+        small_dashboard.session._deliver(newer)
         return links
 
-    monkeypatch.setattr(dashboard_module, "download_links", links_while_a_result_arrives)
+    monkeypatch.setattr(export_module, "download_links", links_while_a_result_arrives)
     small_dashboard.lecture.prepare_export.click()
     message = small_dashboard.lecture.downloads.value
     assert "press again" in message and "data:" not in message

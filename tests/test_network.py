@@ -11,9 +11,9 @@ from bpwidgets import CONNECTIONS, SPRINGS, build_network, build_networks
 
 #: Matrix entries agree to round-off.
 MATRIX_TOLERANCE = 1e-12
-#: Reference mean coordination numbers (PHYSICS.md, dense computation, L = 60, 10 seeds).
+#: Reference mean coordination numbers (docs/physics.md, dense computation, L = 60, 10 seeds).
 REFERENCE_MEAN_Z = {0.1: 3.21, 0.2: 3.75, 0.3: 4.31}
-#: PHYSICS.md quotes them to two decimals.
+#: docs/physics.md quotes them to two decimals.
 MEAN_Z_TOLERANCE = 0.01
 
 

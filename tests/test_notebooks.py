@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from bpwidgets.paper import parse_numbers_table
+from bpwidgets.core.paper import parse_numbers_table
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 #: Seconds a notebook may run: fig2 computes 250 000-node networks.

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bpwidgets import CRYSTAL_DEBYE_LEVEL, reduced_dos
-from bpwidgets.app.state import DOS_MOMENTS
-from bpwidgets.paper import (
+from bpwidgets.core.analysis import DOS_MOMENTS
+from bpwidgets.core.paper import (
     LOW_OMEGA_WINDOW,
     PAPER_DELTAS,
     dos_numbers,

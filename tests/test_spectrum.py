@@ -1,32 +1,27 @@
-"""Spectra: exact and fast DOS against closed forms, sum rules, a dense oracle, Debye levels."""
+"""Spectra: exact and fast DOS against closed forms, sum rules and a dense oracle; bounds and joins.
+
+The Debye level is tested in ``test_debye.py``, the mode weights in
+``test_modes.py``, the thread pool in ``test_parallel.py``.
+"""
 
 import numpy as np
 import pytest
 import scipy.integrate
-import scipy.sparse.csgraph as csgraph
-import scipy.sparse.linalg as spla
 
-import bpwidgets._threads
+import bpwidgets.core.parallel
 
 from bpwidgets import (
     CRYSTAL_DEBYE_LEVEL,
     EXACT_MAX_NODES,
     build_network,
     crystal_reduced_dos,
-    debye_level,
     exact_frequencies,
-    local_spectrum,
-    mode_weights,
-    node_modes,
     reduced_dos,
     ReducedDOS,
     reduced_dos_of,
     spectrum_bound,
-    stiffness_tensor,
-    toy_network,
 )
-from bpwidgets._threads import cores, pool
-from bpwidgets.spectrum import _neighbourhood
+from oracles import STIFFNESS_TOLERANCE
 
 #: Issue 2: the fast crystal DOS within 2 % of the closed form for 0.1 <= omega <= 1.8.
 CRYSTAL_TOLERANCE = 0.02
@@ -38,8 +33,6 @@ CUMULATIVE_TOLERANCE = 0.01
 PLATEAU_TOLERANCE = 0.05
 #: Share of grid points where fast and exact means differ by less than the exact seed scatter.
 SCATTER_FRACTION = 0.9
-#: The conductance solve stops at a 1e-3 relative residual; sigma's error is quadratic in it.
-STIFFNESS_TOLERANCE = 1e-5
 
 
 # ----------------------------------------------------------------- exact frequencies
@@ -60,7 +53,7 @@ def test_exact_frequencies_of_the_crystal(size):
 
 
 def test_lowest_nonzero_frequency_of_the_paper_size():
-    # PHYSICS.md: 2 sqrt(t) sin(pi / L) = 0.105 at L = 60.
+    # docs/physics.md: 2 sqrt(t) sin(pi / L) = 0.105 at L = 60.
     net = build_network(60, 0.0, connection="nearest", spring="constant", seed=0)
     assert net.n_nodes <= EXACT_MAX_NODES
     omega = exact_frequencies(net)
@@ -238,143 +231,6 @@ def test_smoothed_reuses_the_moments():
         result.smoothed(moments=10_000)
 
 
-# ----------------------------------------------------------------- Debye level
-
-
-def _lu_stiffness_tensor(net):
-    """Oracle: grounded sparse LU solve on the largest cluster, sigma from the dissipated power."""
-    H = net.dynamical_matrix()
-    _, labels = csgraph.connected_components(H, directed=False)
-    giant = np.flatnonzero(labels == np.bincount(labels).argmax())[1:]
-    b = np.zeros((net.n_nodes, 2))
-    for (i, j), t, d in zip(net.bonds, net.stiffness, net.bond_vectors):
-        b[i] += t * d
-        b[j] -= t * d
-    u = np.zeros((net.n_nodes, 2))
-    u[giant] = spla.splu(H[giant][:, giant].tocsc()).solve(b[giant])
-    sigma = np.zeros((2, 2))
-    for (i, j), t, d in zip(net.bonds, net.stiffness, net.bond_vectors):
-        drop = d + u[j] - u[i]
-        sigma += t * np.outer(drop, drop)
-    return sigma / net.n_nodes
-
-
-def test_crystal_stiffness_and_debye_level():
-    net = build_network(16, 0.0, connection="nearest", spring="constant", seed=0)
-    np.testing.assert_allclose(stiffness_tensor(net), np.eye(2), atol=1e-12)
-    assert debye_level(net) == pytest.approx(CRYSTAL_DEBYE_LEVEL, rel=1e-12)
-
-
-@pytest.mark.parametrize(
-    "delta, connection, spring",
-    [(0.1, "cutoff", "inverse"), (0.3, "cutoff", "constant"), (0.45, "cutoff", "inverse"),
-     (0.3, "nearest", "inverse")],
-)
-def test_stiffness_tensor_equals_a_direct_solve(delta, connection, spring):
-    net = build_network(24, delta, connection=connection, spring=spring, seed=1)
-    sigma, direct = stiffness_tensor(net), _lu_stiffness_tensor(net)
-    # Entries to a relative 1e-5 of the tensor: an off-diagonal entry near zero is only
-    # known to that absolute accuracy, and the Debye level depends on the whole tensor.
-    np.testing.assert_allclose(sigma, direct, rtol=0, atol=STIFFNESS_TOLERANCE * abs(direct).max())
-    np.testing.assert_allclose(sigma, sigma.T, rtol=1e-6)
-    assert debye_level(net) == pytest.approx(1 / (2 * np.pi * np.sqrt(np.linalg.det(sigma))))
-    assert debye_level(net) == pytest.approx(
-        1 / (2 * np.pi * np.sqrt(np.linalg.det(direct))), rel=STIFFNESS_TOLERANCE
-    )
-
-
-def test_reduced_dos_carries_each_networks_debye_level():
-    result = reduced_dos(24, 0.3, connection="cutoff", spring="inverse", seeds=[4, 9])
-    levels = [
-        debye_level(build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s))
-        for s in (4, 9)
-    ]
-    np.testing.assert_allclose(result.debye_levels, levels, rtol=STIFFNESS_TOLERANCE)
-    assert result.debye_level == pytest.approx(np.mean(levels))
-
-
-# ----------------------------------------------------------------- where modes live
-
-
-def test_mode_weights_exact_sum_to_the_fraction_of_modes():
-    net = build_network(20, 0.3, connection="cutoff", spring="inverse", seed=2)
-    omega = exact_frequencies(net)
-    weights = mode_weights(net, 0.3, 0.7, method="exact")
-    assert weights.shape == (net.n_nodes,)
-    assert weights.sum() == pytest.approx(np.mean((omega >= 0.3) & (omega <= 0.7)), rel=1e-10)
-    assert np.all(weights >= 0)
-
-
-@pytest.mark.parametrize("delta, window", [(0.3, (0.3, 0.7)), (0.1, (1.0, 2.0)), (0.0, (0.5, 1.5))])
-def test_local_kpm_weights_follow_the_exact_ones(delta, window):
-    net = build_network(30, delta, connection="cutoff", spring="inverse", seed=3)
-    exact = mode_weights(net, *window, method="exact")
-    fast = mode_weights(net, *window, method="kpm", moments=256)
-    # The window's edges are smoothed over ~0.02 in omega: totals agree to a few %.
-    assert fast.sum() == pytest.approx(exact.sum(), rel=0.03)
-    if exact.std() > 1e-3 * exact.mean():  # disordered: the pattern over nodes matters
-        assert np.corrcoef(exact, fast)[0, 1] > 0.97
-    else:  # the crystal spreads every mode evenly (to the single-precision recursion)
-        np.testing.assert_allclose(fast, fast.mean(), rtol=1e-6)
-
-
-def test_stochastic_weights_are_unbiased_on_average():
-    net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=3)
-    exact = mode_weights(net, 1.0, 2.0, method="exact")
-    noisy = mode_weights(net, 1.0, 2.0, method="stochastic", vectors=256, moments=256)
-    assert noisy.sum() == pytest.approx(exact.sum(), rel=0.03)
-    assert np.corrcoef(exact, noisy)[0, 1] > 0.6
-
-
-def test_mode_weights_auto_choice_matches_the_methods():
-    net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=5)
-    corner = np.arange(20)
-    np.testing.assert_allclose(
-        mode_weights(net, 0.3, 0.7, nodes=corner),
-        mode_weights(net, 0.3, 0.7, nodes=corner, method="kpm"),
-    )
-
-
-def test_local_spectrum_serves_any_window_and_chosen_nodes():
-    net = build_network(30, 0.3, connection="cutoff", spring="inverse", seed=4)
-    everywhere = local_spectrum(net)
-    corner = local_spectrum(net, nodes=[0, 31, 899])
-    np.testing.assert_allclose(corner.mode_weights(0.2, 0.9), everywhere.mode_weights(0.2, 0.9)[[0, 31, 899]])
-    np.testing.assert_allclose(
-        mode_weights(net, 0.2, 0.9, nodes=[0, 31, 899], method="kpm"), corner.mode_weights(0.2, 0.9)
-    )
-    # All modes: every node's weight is 1/N (the zero mode of the cluster is left out).
-    total = everywhere.mode_weights(0.0, 10.0).sum()
-    assert total == pytest.approx(1 - 1 / net.n_nodes, rel=1e-6)
-    with pytest.raises(ValueError, match="nodes"):
-        local_spectrum(net, nodes=[900])
-
-
-def test_local_moments_are_exact_from_the_nodes_neighbourhood():
-    # 16 moments reach 8 springs from a node: for three corner nodes of a 40 x 40 network
-    # only their neighbourhood is used, and the moments must still be the exact ones,
-    # sum_k v_k(i)^2 T_n(x_k) over the non-zero modes (dense oracle).
-    net = build_network(40, 0.3, connection="cutoff", spring="inverse", seed=2)
-    nodes = [0, 1, 41]
-    assert _neighbourhood(net, nodes, 8).size < net.n_nodes  # a part of the network
-    local = local_spectrum(net, nodes=nodes, moments=16)
-    values, vectors = np.linalg.eigh(net.dynamical_matrix().toarray())
-    n_zero, _ = net.clusters()
-    x = 2.0 * values[n_zero:] / local.scale - 1.0
-    chebyshev = np.cos(np.arange(16)[:, None] * np.arccos(np.clip(x, -1, 1)))
-    exact = (vectors[nodes, n_zero:] ** 2) @ chebyshev.T
-    np.testing.assert_allclose(local.moments, exact, atol=1e-6)  # single-precision recursion
-
-
-def test_local_spectrum_removes_zero_modes_of_isolated_clusters():
-    """A node with no spring carries no non-zero mode; the rest match the exact weights."""
-    net = toy_network(remove=[(4, 1), (4, 3), (4, 5), (4, 7)])
-    assert net.coordination[4] == 0
-    fast = local_spectrum(net, moments=512).mode_weights(0.0, 10.0)
-    assert fast[4] == pytest.approx(0.0, abs=1e-12)
-    np.testing.assert_allclose(fast, mode_weights(net, 0.0, 10.0, method="exact"), atol=1e-9)
-
-
 # ----------------------------------------------------------------- bad input
 
 
@@ -404,6 +260,9 @@ def test_reduced_dos_bad_input(kwargs, words):
         reduced_dos(size, delta, **args)
 
 
+# ----------------------------------------------------------------- bounds, stacks and joins
+
+
 def test_seeds_computed_apart_with_one_bound_join_to_the_whole():
     nets = [build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s)
             for s in range(5)]
@@ -430,7 +289,7 @@ def test_a_networks_result_does_not_depend_on_the_networks_beside_it(n_cores, mo
     # network's bound, moments and Debye level are those it has alone. The crystal's
     # conductance problem has a zero source, which must not upset the others in its
     # stack (on one or two cores it shares one).
-    monkeypatch.setattr(bpwidgets._threads, "cores", lambda: n_cores)
+    monkeypatch.setattr(bpwidgets.core.parallel, "cores", lambda: n_cores)
     nets = [build_network(24, 0.0, connection="cutoff", spring="inverse", seed=0)]
     nets += [build_network(24, 0.3, connection="cutoff", spring="inverse", seed=s)
              for s in range(3)]
@@ -445,15 +304,6 @@ def test_a_networks_result_does_not_depend_on_the_networks_beside_it(n_cores, mo
         np.testing.assert_allclose(alone.moments[0], whole.moments[k], atol=1e-6)
         assert alone.debye_levels[0] == pytest.approx(whole.debye_levels[k], rel=1e-9)
     assert whole.debye_levels[0] == pytest.approx(CRYSTAL_DEBYE_LEVEL, rel=1e-12)
-
-
-def test_work_started_from_inside_the_thread_pool_does_not_wait_on_it():
-    # Large enough for its products to be split over the pool's threads; run from every
-    # pool thread at once, they would all wait on each other if they used the pool.
-    net = build_network(100, 0.3, connection="cutoff", spring="inverse", seed=0)
-    expected = spectrum_bound([net])
-    futures = [pool().submit(spectrum_bound, [net]) for _ in range(2 * cores())]
-    assert [future.result(timeout=120) for future in futures] == [expected] * len(futures)
 
 
 def test_networks_of_different_sizes_are_refused_together():
@@ -512,53 +362,3 @@ def test_a_bound_below_the_spectrum_falls_back_to_a_safe_one():
     net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=0)
     result = reduced_dos_of([net], scale=0.5 * spectrum_bound([net]))
     assert result.scale >= exact_frequencies(net)[-1] ** 2
-
-
-def test_local_and_stochastic_weights_fall_back_to_a_safe_bound(monkeypatch):
-    # A Lanczos bound below the top of the spectrum would make the recursion blow up:
-    # every method that runs it notices and uses the Gershgorin bound instead.
-    import bpwidgets.spectrum as spectrum_module
-
-    net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=0)
-    top = exact_frequencies(net)[-1] ** 2
-    exact = mode_weights(net, 0.5, 1.5, method="exact")
-    monkeypatch.setattr(spectrum_module, "_upper_bounds",
-                        lambda stack: np.full(stack.n_blocks, 0.5 * top))
-    local = local_spectrum(net)
-    assert local.scale >= top
-    assert np.corrcoef(local.mode_weights(0.5, 1.5), exact)[0, 1] > 0.9
-    noisy = mode_weights(net, 0.5, 1.5, method="stochastic", vectors=64)
-    assert np.all(np.isfinite(noisy)) and noisy.sum() == pytest.approx(exact.sum(), rel=0.2)
-    assert reduced_dos_of([net]).scale >= top
-
-
-def test_node_modes_match_a_direct_diagonalisation():
-    net = build_network(14, 0.3, connection="cutoff", spring="inverse", seed=4)
-    nodes = [0, 5, 77, 195]
-    modes = node_modes(net, nodes=nodes)
-    values, vectors = np.linalg.eigh(net.dynamical_matrix().toarray())
-    frequencies = np.sqrt(np.clip(values, 0.0, None))
-    n_zero, _ = csgraph.connected_components(net.dynamical_matrix(), directed=False)
-    for lo, hi in [(0.2, 0.6), (1.0, 2.5), (0.0, 10.0)]:
-        inside = (frequencies >= lo) & (frequencies <= hi)
-        inside[:n_zero] = False
-        expected = (vectors[nodes][:, inside] ** 2).sum(axis=1) / net.n_nodes
-        np.testing.assert_allclose(modes.mode_weights(lo, hi), expected, atol=1e-12)
-    # Every non-zero mode once: the nodes' whole weight, less their clusters' zero modes.
-    np.testing.assert_allclose(node_modes(net).mode_weights(0.0, 10.0).sum(),
-                               (net.n_nodes - n_zero) / net.n_nodes)
-    for bad in ([-1], [net.n_nodes], [0.5]):
-        with pytest.raises(ValueError, match="nodes"):
-            node_modes(net, nodes=bad)
-        for method in ("exact", "kpm", "stochastic"):
-            with pytest.raises(ValueError, match="nodes"):
-                mode_weights(net, 0.2, 0.6, nodes=bad, method=method)
-    with pytest.raises(ValueError, match="omega_min"):
-        modes.mode_weights(0.5, 0.5)
-
-
-def test_mode_weights_bad_window():
-    net = build_network(10, 0.2, connection="cutoff", spring="inverse", seed=0)
-    for lo, hi in [(0.5, 0.5), (-0.1, 1.0), (0.2, np.inf)]:
-        with pytest.raises(ValueError, match="omega_min"):
-            mode_weights(net, lo, hi)

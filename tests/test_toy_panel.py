@@ -8,8 +8,8 @@ import pytest
 
 from bpwidgets import TOY_ADDED, TOY_REMOVED, local_dos, toy_network
 from bpwidgets.app import ToyModel
-from bpwidgets.app.plotdata import coordination_colors
-from bpwidgets.app.toyplot import TOY_OMEGA, toy_view
+from bpwidgets.views.plotdata import coordination_colors
+from bpwidgets.views.toyplot import TOY_OMEGA, toy_view
 from oracles import exact_poles
 
 #: Frequencies from two dense eigensolves of a 9 x 9 matrix agree to rounding.

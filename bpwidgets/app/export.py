@@ -1,6 +1,6 @@
 """Export what the dashboard shows: figures (PNG, SVG, PDF) and data (CSV, NPZ).
 
-Everything is rendered on the kernel side from the :class:`~bpwidgets.app.state.Snapshot`
+Everything is rendered on the kernel side from the :class:`~bpwidgets.session.pipeline.Snapshot`
 the panels draw and the pinned references, so a file holds exactly what the page
 shows. Figures are drawn by :func:`bpwidgets.figures.dashboard_figure` with
 matplotlib (imported only when a figure is asked for); the data files need numpy
@@ -21,8 +21,8 @@ from importlib import metadata
 
 import numpy as np
 
-from .. import crystal_reduced_dos
-from .plotdata import align_histograms, result_summary
+from ..core.dos import crystal_reduced_dos
+from ..views.plotdata import align_histograms, network_view, result_summary
 
 __all__ = [
     "CSV_COLUMNS",
@@ -102,8 +102,8 @@ def data_csv(snapshot, pins=()) -> str:
     ----------
     snapshot : Snapshot
         The result the panels show.
-    pins : sequence of dict
-        The dashboard's pinned references (label, omega, mean, z, fractions).
+    pins : sequence of bpwidgets.session.Pin
+        The pinned references.
     """
     out = io.StringIO()
     out.write("# bpwidgets dashboard export\n")
@@ -124,8 +124,8 @@ def data_csv(snapshot, pins=()) -> str:
     rows("crystal_reduced_dos", "crystal", "", omega, crystal_reduced_dos(omega))
     rows("coordination_fraction", "live", "", snapshot.coordination, snapshot.fractions)
     for pin in pins:
-        rows("reduced_dos", f"pinned: {pin['label']}", "", pin["omega"], pin["mean"])
-        rows("coordination_fraction", f"pinned: {pin['label']}", "", pin["z"], pin["fractions"])
+        rows("reduced_dos", f"pinned: {pin.label}", "", pin.omega, pin.mean)
+        rows("coordination_fraction", f"pinned: {pin.label}", "", pin.z, pin.fractions)
     return out.getvalue()
 
 
@@ -140,13 +140,13 @@ def data_npz(snapshot, pins=()) -> bytes:
     ``metadata``, a JSON string with the parameters and package versions.
     """
     dos = snapshot.dos
-    width = max([len(pin["omega"]) for pin in pins], default=0)
+    width = max([len(pin.omega) for pin in pins], default=0)
     pinned_omega = np.full((len(pins), width), np.nan)
     pinned_mean = np.full((len(pins), width), np.nan)
     for row, pin in enumerate(pins):
-        pinned_omega[row, : len(pin["omega"])] = pin["omega"]
-        pinned_mean[row, : len(pin["mean"])] = pin["mean"]
-    pinned_z, pinned_fractions = align_histograms([(pin["z"], pin["fractions"]) for pin in pins])
+        pinned_omega[row, : len(pin.omega)] = pin.omega
+        pinned_mean[row, : len(pin.mean)] = pin.mean
+    pinned_z, pinned_fractions = align_histograms([(pin.z, pin.fractions) for pin in pins])
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer,
@@ -159,7 +159,7 @@ def data_npz(snapshot, pins=()) -> bytes:
         coordination=np.asarray(snapshot.coordination),
         coordination_fraction=np.asarray(snapshot.fractions),
         mean_coordination=np.float64(snapshot.mean_coordination),
-        pinned_labels=np.array([pin["label"] for pin in pins], dtype=str),
+        pinned_labels=np.array([pin.label for pin in pins], dtype=str),
         pinned_omega=pinned_omega,
         pinned_reduced_dos=pinned_mean,
         pinned_coordination=pinned_z,
@@ -201,7 +201,7 @@ def _dashboard_figure(snapshot, pins, *, projector):
     with rc_context({"font.size": 10 * scale, "axes.titlesize": 11 * scale,
                      "axes.labelsize": 10 * scale, "lines.linewidth": 1.5 * scale}):
         return dashboard_figure(
-            snapshot.view, snapshot.dos, snapshot.peak, snapshot.coordination,
+            network_view(snapshot.network), snapshot.dos, snapshot.peak, snapshot.coordination,
             snapshot.fractions, snapshot.mean_coordination, pins,
             node_coordination=snapshot.network.coordination,
             title=result_summary(snapshot.mean_coordination, snapshot.peak),
@@ -218,6 +218,22 @@ def export_files(snapshot, pins=(), *, projector=False, figures=True) -> dict:
     files[f"{stem}.csv"] = data_csv(snapshot, pins).encode("utf-8")
     files[f"{stem}.npz"] = data_npz(snapshot, pins)
     return files
+
+
+#: What the downloads line says while the files are made, and when they came too late.
+PREPARING = '<div class="bp-downloads">Preparing the files …</div>'
+STALE = ('<div class="bp-downloads">The view changed while the files were prepared: '
+         "press again.</div>")
+
+
+def download_html(files_of) -> str:
+    """The download links of ``files_of(figures=...)``, the data alone without matplotlib."""
+    try:
+        files, note = files_of(), ""
+    except ImportError:
+        files = files_of(figures=False)
+        note = " (figures need matplotlib: pip install matplotlib)"
+    return download_links(files).replace("</div>", f"{note}</div>")
 
 
 def download_links(files: dict) -> str:

@@ -1,14 +1,19 @@
 """The lecture-hall controls: presets, play, projector mode, export, link, summary.
 
-:class:`LectureTools` only builds and labels the widgets; the dashboard wires
-them (``dashboard.py``), so every connection between widgets is made in one place.
+:class:`LectureTools` builds and labels the widgets, and keeps play and step in
+step with the delta slider (:meth:`LectureTools.bind`); the dashboard wires the
+rest to its session (``dashboard.py``).
 """
 
 from __future__ import annotations
 
+import html
+from dataclasses import replace
+
 from ipywidgets import HTML, Button, HBox, Layout, Play, Text, ToggleButton, VBox
 
-from .presets import PRESETS
+from ..session.presets import PRESETS
+from .style import STATUS_STYLE
 
 __all__ = [
     "PLAY_DELTA_MAX",
@@ -54,7 +59,7 @@ class LectureTools(VBox):
     Attributes
     ----------
     presets : dict of str -> ipywidgets.Button
-        One button per :data:`~bpwidgets.app.presets.PRESETS` entry.
+        One button per :data:`~bpwidgets.session.presets.PRESETS` entry.
     play : ipywidgets.Play
         Frame counter: frame ``k`` shows delta = ``k * PLAY_STEP``.
     step : ipywidgets.Button
@@ -125,3 +130,54 @@ class LectureTools(VBox):
             ]
         )
         self.add_class("bp-lecture")
+
+    def bind(self, delta):
+        """Drive the ``delta`` slider from play and step, and keep the frame at its value.
+
+        A play frame sets delta; a delta set by hand moves the frame, so play
+        starts where the slider is; step advances one frame and wraps to 0.
+        """
+        syncing = False
+
+        def frame_to_delta(change):
+            if not syncing:
+                delta.value = round(change["new"] * PLAY_STEP, 6)
+
+        def delta_to_frame(change=None):
+            nonlocal syncing
+            syncing = True
+            try:
+                self.play.value = round(min(delta.value, PLAY_DELTA_MAX) / PLAY_STEP)
+            finally:
+                syncing = False
+
+        def step(_button=None):
+            self.play.playing = False
+            self.play.value = self.play.value + 1 if self.play.value < self.play.max else self.play.min
+
+        self.play.observe(frame_to_delta, "value")
+        delta.observe(delta_to_frame, "value")
+        self.step.on_click(step)
+        delta_to_frame()
+
+    def reduce(self, parameters):
+        """The request's parameters, reduced to an interactive size while playing."""
+        if not self.play.playing:
+            return parameters
+        return replace(parameters, size=min(parameters.size, PLAY_MAX_SIZE),
+                       n_seeds=min(parameters.n_seeds, PLAY_MAX_SEEDS))
+
+    def show_notice(self, messages):
+        """List messages (e.g. refused URL values) above the lecture controls; [] clears."""
+        items = "".join(f"<li>{html.escape(m)}</li>" for m in messages)
+        self.notice.value = (
+            f'<div role="alert" class="bp-notice-text" style="{STATUS_STYLE["error"]}">'
+            f'The link had values the dashboard cannot use:<ul style="margin:0.2em 0">{items}</ul>'
+            "</div>" if messages else ""
+        )
+
+    def show_link(self, link):
+        """Show the URL of the current view, to copy and to open."""
+        self.link.value = link
+        self.link_anchor.value = (f'<a class="bp-link-open" href="{html.escape(link)}" '
+                                  'target="_blank">open this view in a new tab</a>')

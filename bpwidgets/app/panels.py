@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 import numpy as np
 from bqplot import (
@@ -27,15 +27,17 @@ from bqplot import (
 from bqplot.interacts import BrushIntervalSelector, PanZoom
 from ipywidgets import HTML, Layout, VBox
 
-from .. import CRYSTAL_DEBYE_LEVEL, crystal_reduced_dos
-from .plotdata import (
-    BOSON_PEAK_OMEGA_MAX,
+from ..core.analysis import BOSON_PEAK_OMEGA_MAX
+from ..core.debye import CRYSTAL_DEBYE_LEVEL
+from ..core.dos import crystal_reduced_dos
+from ..views.plotdata import (
     STIFFNESS_GRAYS,
     align_histograms,
     coordination_color,
     coordination_colors,
     pin_color,
 )
+from .style import FIGURE_OPTIONS, held
 
 __all__ = [
     "PROJECTOR_LINE_FACTOR",
@@ -47,8 +49,6 @@ __all__ = [
     "hold",
 ]
 
-#: Figures never animate: a transition would only delay the redraw after a slider move.
-_FIGURE_OPTIONS = dict(animation_duration=0, background_style={"fill": "white"})
 #: Faded look of the nodes outside a selected coordination number.
 _FADED = {"opacity": 0.1}
 #: Colour ramp of the mode weights, light grey to dark red: the luminance falls
@@ -137,9 +137,7 @@ def hold(panel):
     widgets = [figure, *figure.marks, *figure.axes, panel, *panel.children]
     for mark in figure.marks:
         widgets.extend(mark.scales.values())
-    with ExitStack() as stack:
-        for widget in dict.fromkeys(widgets):  # each once, in order
-            stack.enter_context(widget.hold_sync())
+    with held(widgets):
         yield panel
 
 
@@ -203,7 +201,7 @@ class NetworkPanel(_Projectable, VBox):
             title="Network",
             fig_margin=dict(top=50, bottom=45, left=50, right=95),
             layout=Layout(width="520px", height="540px"),
-            **_FIGURE_OPTIONS,
+            **FIGURE_OPTIONS,
         )
         self.legend = HTML()
         self._coordination_key = ""
@@ -214,7 +212,7 @@ class NetworkPanel(_Projectable, VBox):
         )
 
     def show_network(self, view, coordination):
-        """Draw a :class:`~bpwidgets.app.plotdata.NetworkView`; nodes coloured by Z."""
+        """Draw a :class:`~bpwidgets.views.plotdata.NetworkView`; nodes coloured by Z."""
         for mark, (x, y) in zip(self.springs, view.springs):
             mark.x, mark.y = x, y
         self.outline.x, self.outline.y = view.outline
@@ -348,7 +346,7 @@ class DOSPanel(_Projectable, VBox):
             title="Reduced density of states g(ω)/ω (drag to select an ω window)",
             fig_margin=dict(top=50, bottom=45, left=60, right=20),
             layout=Layout(width="640px", height="420px"),
-            **_FIGURE_OPTIONS,
+            **FIGURE_OPTIONS,
         )
         # The key is HTML: bqplot misplaces a legend this wide (it lands on the y axis).
         self.legend = HTML()
@@ -361,6 +359,15 @@ class DOSPanel(_Projectable, VBox):
             + [(self.per_seed, "colors", [_PROJECTOR_SEED_COLOR]),
                (self.per_seed, "opacities", [1.0])]
         )
+
+    @property
+    def window(self):
+        """The brushed omega window ``(low, high)``, or None."""
+        selected = self.brush.selected
+        if selected is None or len(selected) != 2:
+            return None
+        low, high = sorted(float(v) for v in selected)
+        return (low, high) if high > low else None
 
     def show_dos(self, dos, peak, n_seeds):
         """Draw a reduced DOS (core ``ReducedDOS``) and its Boson peak (or None)."""
@@ -503,7 +510,7 @@ class CoordinationPanel(_Projectable, VBox):
             title="Coordination numbers (click a bar to find its nodes)",
             fig_margin=dict(top=50, bottom=45, left=60, right=20),
             layout=Layout(width="640px", height="300px"),
-            **_FIGURE_OPTIONS,
+            **FIGURE_OPTIONS,
         )
         self.z = np.zeros(0, dtype=int)
         self.legend = HTML()
@@ -511,6 +518,14 @@ class CoordinationPanel(_Projectable, VBox):
                          layout=Layout(width="660px", flex="0 0 auto"))
         self.add_class("bp-coordination-panel")
         self._remember_styles(self._projector_changes(self.figure, [self.mean_label]))
+
+    def show_result(self, snapshot, pins, selected_z):
+        """A result's histogram beside the pins', with the bars of ``selected_z`` selected."""
+        self.show_histograms((snapshot.coordination, snapshot.fractions),
+                             snapshot.mean_coordination,
+                             [(pin.label, pin.z, pin.fractions) for pin in pins])
+        selected = np.flatnonzero(np.isin(self.z, selected_z))
+        self.bars.selected = selected if selected.size else None
 
     def show_histograms(self, live, mean, pins):
         """Draw the live histogram ``(z, fractions)`` with its mean and the pinned ones.

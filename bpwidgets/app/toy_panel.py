@@ -4,21 +4,19 @@
 node's response -Im G_ii(omega) beside the crystal's. Click two nodes to add the
 spring between them, or to remove it if it is there; the two node lists with
 *add* and *remove* do the same from the keyboard. The plot arrays come from
-:mod:`bpwidgets.app.toyplot`; the figures are built once and every change only
+:mod:`bpwidgets.views.toyplot`; the figures are built once and every change only
 reassigns data inside ``hold_sync``.
 """
 
 from __future__ import annotations
 
-import html
-from contextlib import ExitStack, contextmanager
 
 import numpy as np
 from bqplot import Axis, Figure, Label, LinearScale, Lines, Scatter
 from ipywidgets import HTML, Button, Dropdown, FloatLogSlider, HBox, Layout, VBox
 
-from .plotdata import coordination_colors
-from .toyplot import (
+from ..views.plotdata import coordination_colors
+from ..views.toyplot import (
     DEFAULT_EPS,
     TOY_NODES,
     TOY_OMEGA,
@@ -27,6 +25,7 @@ from .toyplot import (
     toy_response,
     toy_view,
 )
+from .style import FIGURE_OPTIONS, held, status_html
 
 __all__ = ["EPS_RANGE", "ToyModel"]
 
@@ -41,22 +40,6 @@ _ADDED_COLOR = "#000000"
 _REMOVED_COLOR = "#D55E00"
 _POLE_GRAY = "#7a7a7a"
 _NEW_POLE_COLOR = "#D55E00"
-#: Look of the status line for each kind of message.
-_STATUS_STYLE = {
-    "ready": "color:#333",
-    "error": "color:#D55E00;font-weight:bold;border:1px solid #D55E00;padding:0.3em",
-}
-#: Figures never animate: a transition would only delay the redraw.
-_FIGURE_OPTIONS = dict(animation_duration=0, background_style={"fill": "white"})
-
-
-@contextmanager
-def _hold(widgets):
-    """Hold the sync of several widgets: each sends its changes as one message on exit."""
-    with ExitStack() as stack:
-        for widget in dict.fromkeys(widgets):
-            stack.enter_context(widget.hold_sync())
-        yield
 
 
 class ToyModel(VBox):
@@ -89,7 +72,7 @@ class ToyModel(VBox):
     eps : ipywidgets.FloatLogSlider
     status : ipywidgets.HTML
         What changed, or why an action was refused.
-    response : bpwidgets.app.toyplot.ToyResponse
+    response : bpwidgets.views.toyplot.ToyResponse
         What the curves show.
 
     Examples
@@ -164,7 +147,7 @@ class ToyModel(VBox):
             title="3 × 3 periodic network (click two nodes)",
             fig_margin=dict(top=40, bottom=10, left=10, right=10),
             layout=Layout(width="380px", height="400px"),
-            **_FIGURE_OPTIONS,
+            **FIGURE_OPTIONS,
         )
 
     def _build_response_figure(self):
@@ -191,7 +174,7 @@ class ToyModel(VBox):
             title="On-node response −Im G_ii(ω); crystal in light grey, new poles circled",
             fig_margin=dict(top=40, bottom=45, left=60, right=20),
             layout=Layout(width="640px", height="400px"),
-            **_FIGURE_OPTIONS,
+            **FIGURE_OPTIONS,
         )
 
     # -- actions ------------------------------------------------------------------------------
@@ -233,7 +216,7 @@ class ToyModel(VBox):
         index = int(index)
         if self._first is None:
             self._first = index
-            with _hold([self.nodes, self.status]):
+            with held([self.nodes, self.status]):
                 self.nodes.selected = [index]
                 self._set_status(f"Node {node_label(index)} chosen: click a second node.",
                                  kind="ready")
@@ -303,7 +286,7 @@ class ToyModel(VBox):
         view = toy_view(add=self.added, remove=self.removed)
         marks = [*self.network_figure.marks, *self.response_figure.marks]
         scales = [s for m in marks for s in m.scales.values()]
-        with _hold([self.network_figure, self.response_figure, *marks, *scales, self.status]):
+        with held([self.network_figure, self.response_figure, *marks, *scales, self.status]):
             self._draw_network(view)
             self._draw_response(response)
             self.response = response
@@ -350,8 +333,7 @@ class ToyModel(VBox):
         self._set_status(message, kind="error")
 
     def _set_status(self, text, *, kind):
-        self.status.value = (f'<div class="bp-toy-status-{kind}" style="{_STATUS_STYLE[kind]}">'
-                             f"{html.escape(text)}</div>")
+        self.status.value = status_html(text, kind, "bp-toy-status")
 
 
 def _verticals(positions, top):

@@ -13,26 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.analysis import BOSON_PEAK_OMEGA_MAX
+from ..session.pipeline import FULL_VIEW_MAX_SIZE, WINDOW_SIZE, drawn_nodes
+
 __all__ = [
-    "BOSON_PEAK_OMEGA_MAX",
-    "FINITE_SIZE_MODES",
-    "FULL_VIEW_MAX_SIZE",
-    "MIN_PEAK_EXCESS",
     "PIN_COLORS",
     "STIFFNESS_GRAYS",
-    "WINDOW_SIZE",
-    "BosonPeak",
     "NetworkView",
     "align_histograms",
-    "boson_peak",
     "cell_outline",
     "coordination_color",
     "coordination_colors",
-    "coordination_histogram",
-    "lowest_frequency",
     "network_view",
     "pin_color",
     "result_summary",
+    "snapshot_summary",
 ]
 
 #: Okabe & Ito (2008), "Color Universal Design": eight colours that stay distinct
@@ -70,20 +65,7 @@ PIN_COLORS = tuple(
 #: Spring shades from soft to stiff: darker is stiffer.
 STIFFNESS_GRAYS = ("#c8c8c8", "#969696", "#5a5a5a")
 
-#: Largest grid drawn whole; larger grids show their bottom-left corner (paper, Fig. 1
-#: inset). Every node is an SVG element: 40 x 40 keeps a redraw near 0.1 s in chromium.
-FULL_VIEW_MAX_SIZE = 40
-#: Side of the corner window shown for larger grids, in lattice constants.
-WINDOW_SIZE = 30
 
-#: The Boson peak is looked for below this frequency: in the paper it sits at omega ~ 0.5,
-#: well below the van Hove peak at omega = 2.
-BOSON_PEAK_OMEGA_MAX = 1.2
-#: Below this many times the lowest frequency of the finite cell the reduced DOS is a
-#: comb of a few plane waves, not a continuum: no Boson peak is looked for there.
-FINITE_SIZE_MODES = 2.0
-#: Smallest relative excess over the Debye level reported as a peak (KPM noise is below it).
-MIN_PEAK_EXCESS = 0.02
 
 
 def coordination_color(z: int) -> str:
@@ -166,9 +148,11 @@ def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZ
     """
     size = network.size
     windowed = size > full_max_size
+    nodes = drawn_nodes(size, full_max_size=full_max_size, window=window)
+    shown = np.zeros(network.n_nodes, dtype=bool)
+    shown[nodes] = True
     if windowed:
         ix, iy = np.divmod(np.arange(network.n_nodes), size)
-        shown = (ix < window) & (iy < window)
         sites = np.column_stack([ix, iy]).astype(float)
         # Minimum image of the displacement: a corner node pushed below 0 stays next to its site.
         offset = network.positions - sites
@@ -176,11 +160,9 @@ def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZ
         outline = cell_outline(-0.5, window - 0.5)
         title = f"Network: bottom-left {window} × {window} corner of {size} × {size}"
     else:
-        shown = np.ones(network.n_nodes, dtype=bool)
         positions = network.positions
         outline = cell_outline(0.0, float(size))
         title = f"Network: {size} × {size} periodic cell"
-    nodes = np.flatnonzero(shown)
     first, second = network.bonds[:, 0], network.bonds[:, 1]
     from_first = shown[first]
     from_second = ~from_first & shown[second]
@@ -237,35 +219,6 @@ def cell_outline(low: float, high: float):
     return x, y
 
 
-def coordination_histogram(coordinations):
-    """Fractions of nodes with each coordination number, pooled over networks.
-
-    Parameters
-    ----------
-    coordinations : sequence of ndarray of int
-        Coordination numbers of every node, one array per network (seed).
-
-    Returns
-    -------
-    z : ndarray of int
-        The coordination numbers present, ascending.
-    fractions : ndarray
-        Fraction of nodes with each ``z``; sums to 1.
-    mean : float
-        Mean coordination number.
-
-    Examples
-    --------
-    >>> z, fractions, mean = coordination_histogram([np.array([3, 4, 4, 5]), np.array([4, 4])])
-    >>> z.tolist(), fractions.round(3).tolist(), round(mean, 3)
-    ([3, 4, 5], [0.167, 0.667, 0.167], 4.0)
-    """
-    pooled = np.concatenate([np.asarray(c).ravel() for c in coordinations])
-    counts = np.bincount(pooled)
-    z = np.flatnonzero(counts)
-    return z, counts[z] / pooled.size, float(pooled.mean())
-
-
 def align_histograms(histograms):
     """Put several ``(z, fractions)`` histograms on one common, gap-free z axis.
 
@@ -287,127 +240,6 @@ def align_histograms(histograms):
     return z_axis, fractions
 
 
-@dataclass(frozen=True)
-class BosonPeak:
-    """The Boson peak of a reduced DOS and the excess region to shade.
-
-    Attributes
-    ----------
-    omega : float
-        Position of the peak (maximum of g/omega below ``BOSON_PEAK_OMEGA_MAX``).
-    reduced_dos : float
-        g/omega at the peak.
-    excess : float
-        Relative height above the Debye level, ``reduced_dos / debye_level - 1``.
-    region_omega, region_upper, region_lower : ndarray
-        The shaded region: omega, the curve, and the Debye level, where the curve
-        is above the level around the peak.
-    """
-
-    omega: float
-    reduced_dos: float
-    excess: float
-    region_omega: np.ndarray
-    region_upper: np.ndarray
-    region_lower: np.ndarray
-
-    @property
-    def label(self) -> str:
-        """Text written beside the peak."""
-        return f"Boson peak: ω = {self.omega:.2f}, g/ω {100 * self.excess:.0f} % above Debye"
-
-
-def lowest_frequency(size: int) -> float:
-    """Lowest non-zero frequency of the L x L crystal with unit springs, 2 sin(pi / L).
-
-    From lambda = 4 [sin^2(pi n1 / L) + sin^2(pi n2 / L)] (PHYSICS.md); it sets the
-    scale below which a finite cell has too few modes for a smooth DOS.
-
-    Examples
-    --------
-    >>> round(lowest_frequency(60), 3)
-    0.105
-    """
-    return 2.0 * float(np.sin(np.pi / size))
-
-
-def boson_peak(
-    omega,
-    reduced_dos,
-    debye_level,
-    *,
-    omega_min=0.0,
-    omega_max=BOSON_PEAK_OMEGA_MAX,
-    min_excess=MIN_PEAK_EXCESS,
-):
-    """Find the Boson peak: a low-frequency maximum of g/omega above the Debye level.
-
-    Parameters
-    ----------
-    omega : ndarray
-        Frequencies, ascending.
-    reduced_dos : ndarray
-        g(omega)/omega on ``omega`` (the seed average).
-    debye_level : float
-        The Debye level 1/(2 pi sigma_eff) of the same networks.
-    omega_min : float
-        Only maxima above this frequency count: below it a finite cell's DOS is a
-        comb (use ``FINITE_SIZE_MODES * lowest_frequency(size)``).
-    omega_max : float
-        Only maxima below this frequency count.
-    min_excess : float
-        Smallest relative excess over ``debye_level`` that counts as a peak.
-
-    Returns
-    -------
-    BosonPeak or None
-        None when g/omega has no interior maximum between ``omega_min`` and ``omega_max`` (it keeps
-        rising towards the van Hove peak, as in the crystal) or the maximum is not
-        above the Debye level by ``min_excess``.
-
-    Notes
-    -----
-    The shaded region runs from where the curve rises above the Debye level to
-    where the excess ends: the curve falls back to the level, or reaches its
-    minimum after the peak and starts rising towards the van Hove peak.
-
-    Examples
-    --------
-    >>> omega = np.linspace(0.0, 3.0, 301)
-    >>> bump = 0.2 * (1 + 0.25 * np.exp(-((omega - 0.5) / 0.2) ** 2))
-    >>> boson_peak(omega, bump, 0.2).label
-    'Boson peak: ω = 0.50, g/ω 25 % above Debye'
-    """
-    omega = np.asarray(omega, dtype=float)
-    reduced_dos = np.asarray(reduced_dos, dtype=float)
-    low = np.flatnonzero((omega > max(omega_min, 0.0)) & (omega <= omega_max))
-    if low.size < 3:
-        return None
-    peak = low[np.argmax(reduced_dos[low])]
-    if peak in (low[0], low[-1]):
-        return None
-    excess = reduced_dos[peak] / debye_level - 1.0
-    if excess < min_excess:
-        return None
-    below = reduced_dos <= debye_level
-    before = np.flatnonzero(below[:peak])
-    start = before[-1] + 1 if before.size else 0
-    # The excess ends at the first point back at the level (excluded) or at the minimum
-    # before the rise to the van Hove peak (included); np.inf closes a curve still falling.
-    rising = np.diff(reduced_dos[peak:], append=np.inf) > 0
-    end = peak + np.flatnonzero(below[peak:] | rising)[0]
-    stop = end if below[end] else end + 1
-    region = slice(start, stop)
-    return BosonPeak(
-        omega=float(omega[peak]),
-        reduced_dos=float(reduced_dos[peak]),
-        excess=float(excess),
-        region_omega=omega[region],
-        region_upper=reduced_dos[region],
-        region_lower=np.full(stop - start, float(debye_level)),
-    )
-
-
 def result_summary(mean_coordination: float, peak) -> str:
     """One sentence saying what the panels show, for screen readers and the projector.
 
@@ -415,8 +247,8 @@ def result_summary(mean_coordination: float, peak) -> str:
     ----------
     mean_coordination : float
         Mean coordination number Z of the networks.
-    peak : BosonPeak or None
-        The Boson peak of their reduced DOS (:func:`boson_peak`).
+    peak : bpwidgets.BosonPeak or None
+        The Boson peak of their reduced DOS (:func:`bpwidgets.boson_peak`).
 
     Returns
     -------
@@ -426,6 +258,7 @@ def result_summary(mean_coordination: float, peak) -> str:
     --------
     >>> omega = np.linspace(0.0, 3.0, 301)
     >>> bump = 0.2 * (1 + 0.23 * np.exp(-((omega - 0.45) / 0.2) ** 2))
+    >>> from bpwidgets import boson_peak
     >>> result_summary(3.75, boson_peak(omega, bump, 0.2))
     'mean Z 3.75; excess over Debye peaks at ω = 0.45, 23 % above'
     >>> result_summary(4.0, None)
@@ -437,3 +270,12 @@ def result_summary(mean_coordination: float, peak) -> str:
     return text + (
         f"excess over Debye peaks at ω = {peak.omega:.2f}, {100 * peak.excess:.0f} % above"
     )
+
+
+def snapshot_summary(snapshot) -> str:
+    """:func:`result_summary` of a session's result, saying when it is a preview."""
+    text = result_summary(snapshot.mean_coordination, snapshot.peak)
+    if not snapshot.complete:
+        shown = len(snapshot.dos.seeds)
+        text += f" (first {shown} network{'s' if shown > 1 else ''}; averaging the others)"
+    return text

@@ -21,15 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import CONNECTIONS, SPRINGS, ReducedDOS, reduced_dos
-from .app.plotdata import (
-    BOSON_PEAK_OMEGA_MAX,
-    FINITE_SIZE_MODES,
-    boson_peak,
-    lowest_frequency,
-)
-from .app.state import DOS_MOMENTS
-from .spectrum import default_vectors
+from .analysis import BOSON_PEAK_OMEGA_MAX, DOS_MOMENTS, boson_peak_of
+from .dos import ReducedDOS, reduced_dos
+from .kpm import default_vectors
+from .network import CONNECTIONS, SPRINGS
 
 __all__ = [
     "LARGE_MOMENTS",
@@ -42,7 +37,6 @@ __all__ = [
     "PAPER_SIZE",
     "DOSNumbers",
     "Series",
-    "boson_peak_of",
     "dos_numbers",
     "large_series",
     "numbers_table",
@@ -69,18 +63,6 @@ LARGE_VECTORS = 4
 #: (2 x 0.105) and below omega = 0.4, where the crystal's own g/omega is within 3 %
 #: of its Debye level (dispersion of the lattice).
 LOW_OMEGA_WINDOW = (0.2, 0.4)
-
-
-def boson_peak_of(dos: ReducedDOS, size: int):
-    """The Boson peak of a seed-averaged reduced DOS (:func:`plotdata.boson_peak`), or None.
-
-    Maxima below ``FINITE_SIZE_MODES`` times the cell's lowest frequency are
-    ignored, as in the dashboard.
-    """
-    return boson_peak(
-        dos.omega, dos.mean, dos.debye_level,
-        omega_min=FINITE_SIZE_MODES * lowest_frequency(size),
-    )
 
 
 @dataclass(frozen=True)

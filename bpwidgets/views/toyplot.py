@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import local_dos, poles, toy_network
-from ..toy import TOY_SIZE
+from ..core.toy import TOY_SIZE, local_dos, poles, toy_network
 
 __all__ = [
     "DEFAULT_EPS",

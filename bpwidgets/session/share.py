@@ -14,28 +14,18 @@ import os
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .state import Parameters
+from .schema import FIELDS, Parameters
 
-__all__ = ["QUERY_KEYS", "page_link", "page_url", "parse_query", "request_query", "state_query"]
+__all__ = ["page_link", "page_url", "parse_query", "request_query", "state_query"]
 
-#: Query key -> (Parameters field, type, lowest, highest). Bounds are the controls' own.
-QUERY_KEYS = {
-    "delta": ("delta", float, 0.0, 0.5),
-    "size": ("size", int, 10, 300),
-    "seeds": ("n_seeds", int, 1, 20),
-    "seed": ("first_seed", int, 0, 10**9),
-}
-#: Keys naming one of a few choices.
-_CHOICES = {"connection": ("nearest", "cutoff"), "spring": ("inverse", "constant")}
-#: Steps of the sliders: a value between steps could not be shown by them.
-_STEPS = {"delta": 0.01, "size": 10}
+#: Query key -> its parameter's field (:data:`~bpwidgets.session.schema.FIELDS`).
+_BY_KEY = {f.key: f for f in FIELDS}
 #: Query keys that Voila itself reads (template and theme overrides): not ours, not errors.
 _VOILA_KEYS = ("template", "theme", "voila-template", "voila-theme", "token")
-_DEFAULTS = Parameters()
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def parse_query(query: str, defaults: Parameters = _DEFAULTS):
+def parse_query(query: str, defaults: Parameters = Parameters()):
     """Parameters and options from a URL query string; bad values fall back to defaults.
 
     Parameters
@@ -68,25 +58,14 @@ def parse_query(query: str, defaults: Parameters = _DEFAULTS):
     projector = False
     messages = []
     for key, text in parse_qsl(query.lstrip("?"), keep_blank_values=True):
-        if key in QUERY_KEYS:
-            name, kind, low, high = QUERY_KEYS[key]
-            default = getattr(defaults, name)
-            value = _number(text, kind, low, high, _STEPS.get(key))
-            if value is None:
-                what = "an integer" if kind is int else "a number"
-                step = f" in steps of {_STEPS[key]}" if key in _STEPS else ""
+        if key in _BY_KEY:
+            field = _BY_KEY[key]
+            try:
+                values[field.name] = field.check(text if field.choices else _number(text))
+            except ValueError:
                 messages.append(
-                    f"{key}={text} is not {what} from {low} to {high}{step}: using {default}"
-                )
-            else:
-                values[name] = value
-        elif key in _CHOICES:
-            if text in _CHOICES[key]:
-                values[key] = text
-            else:
-                options = " or ".join(_CHOICES[key])
-                messages.append(
-                    f"{key}={text} is not {options}: using {getattr(defaults, key)}"
+                    f"{key}={text} is not {field.describe()}: "
+                    f"using {getattr(defaults, field.name)}"
                 )
         elif key == "projector":
             if text.lower() in _TRUE + _FALSE:
@@ -98,24 +77,12 @@ def parse_query(query: str, defaults: Parameters = _DEFAULTS):
     return replace(defaults, **values), projector, messages
 
 
-def _number(text, kind, low, high, step):
-    """``text`` as a ``kind`` within [low, high] on the slider's steps, or None."""
+def _number(text):
+    """``text`` as a float, or the text itself when it is none (the field refuses it)."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
-        return None
-    if not (low <= value <= high):  # also refuses nan
-        return None
-    if step is not None:
-        steps = value / step
-        if abs(steps - round(steps)) > 1e-6:
-            return None
-        value = round(steps) * step
-    if kind is int:
-        if value != int(value):
-            return None
-        return int(value)
-    return round(value, 6)
+        return text
 
 
 def state_query(parameters: Parameters, *, projector: bool = False) -> str:
@@ -126,17 +93,14 @@ def state_query(parameters: Parameters, *, projector: bool = False) -> str:
     >>> state_query(Parameters(delta=0.25, size=80, spring="constant"))
     'delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10&seed=0'
     """
-    items = [
-        ("delta", f"{parameters.delta:g}"),
-        ("size", parameters.size),
-        ("connection", parameters.connection),
-        ("spring", parameters.spring),
-        ("seeds", parameters.n_seeds),
-        ("seed", parameters.first_seed),
-    ]
+    items = [(f.key, _text(getattr(parameters, f.name))) for f in FIELDS]
     if projector:
         items.append(("projector", 1))
     return urlencode(items)
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def page_url(environ=None) -> str:

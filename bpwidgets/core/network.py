@@ -4,7 +4,7 @@ A network is built once by :func:`build_network` and then frozen: every array
 on the returned :class:`Network` is read-only, so the dashboard, the spectrum
 code and a script can share one instance without copying it.
 
-The model follows ``PHYSICS.md``: an L x L square lattice (lattice constant
+The model follows ``docs/physics.md``: an L x L square lattice (lattice constant
 a = 1) on a torus, every node moved off its site by exactly ``delta`` along a
 uniformly random angle, springs either between lattice neighbours
 (``"nearest"``) or between every pair closer than a + delta (``"cutoff"``),
@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 
-from . import _threads
+from . import parallel
 
 __all__ = ["CONNECTIONS", "SPRINGS", "Network", "build_network", "build_networks"]
 
@@ -31,7 +31,7 @@ CONNECTIONS = ("nearest", "cutoff")
 #: Valid values of ``spring``: stiffness t0 / r, or a constant t0.
 SPRINGS = ("inverse", "constant")
 
-#: Lattice constant a and spring constant t0 (PHYSICS.md: both are 1).
+#: Lattice constant a and spring constant t0 (docs/physics.md: both are 1).
 LATTICE_CONSTANT = 1.0
 SPRING_CONSTANT = 1.0
 #: Slack on the cutoff so that at delta = 0 the lattice bonds (r = 1 exactly) are kept.
@@ -285,7 +285,7 @@ def build_networks(size, delta, *, connection, spring, seeds) -> list:
     def build(seed):
         return build_network(size, delta, connection=connection, spring=spring, seed=seed)
 
-    return _threads.each(build, seeds)
+    return parallel.each(build, seeds)
 
 
 def _check_size(size) -> int:

@@ -13,8 +13,8 @@ import numbers
 import numpy as np
 import scipy.linalg
 
+from .dos import EXACT_MAX_NODES
 from .network import Network, build_network
-from .spectrum import EXACT_MAX_NODES
 
 __all__ = [
     "TOY_ADDED",

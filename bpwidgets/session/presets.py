@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .state import Parameters
+from ..core.paper import PAPER_DELTAS
+from .schema import Parameters
 
-__all__ = ["PAPER_DELTAS", "PRESETS", "Preset"]
+__all__ = ["PRESETS", "Preset"]
 
-#: The displacements of the paper's Figs. 2 and 4 (left): "delta = 0, 0.1, 0.2, 0.3".
-PAPER_DELTAS = (0.0, 0.1, 0.2, 0.3)
 
 
 @dataclass(frozen=True)

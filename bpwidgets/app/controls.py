@@ -1,0 +1,112 @@
+"""The model's controls, built from the parameter schema.
+
+Every slider, toggle and text box is made from its
+:class:`~bpwidgets.session.schema.Field`: range, step, default, label and
+choices are written once, in :data:`~bpwidgets.session.schema.FIELDS`.
+"""
+
+from __future__ import annotations
+
+from ipywidgets import (
+    BoundedIntText,
+    Button,
+    FloatSlider,
+    HBox,
+    IntSlider,
+    Layout,
+    ToggleButtons,
+    VBox,
+)
+
+from ..session.schema import FIELDS, Parameters, field_of
+
+__all__ = ["CONTINUOUS_MAX_SIZE", "Controls"]
+
+#: Largest grid on which the delta slider reports values while being dragged.
+#: Above it a computation takes longer than a drag step, so only the release counts.
+CONTINUOUS_MAX_SIZE = 100
+#: Tooltips of the choices, by value.
+_TOOLTIPS = {
+    "nearest": "lattice neighbours: Z = 4 everywhere",
+    "cutoff": "a spring between every pair closer than a + δ",
+    "inverse": "stiffness t = 1/r",
+    "constant": "stiffness t = 1 for every spring",
+}
+_STYLE = {"description_width": "10em"}
+
+
+def _control(field, value):
+    """The widget of one field: a toggle for a choice, a slider or a box for a number."""
+    common = dict(value=value, description=field.label, style=_STYLE)
+    if field.choices:
+        return ToggleButtons(
+            options=[(label, choice) for choice, label in field.choices],
+            tooltips=[_TOOLTIPS[choice] for choice, _ in field.choices],
+            **{**common, "style": {**_STYLE, "button_width": "9.5em"}},
+        )
+    bounds = dict(min=field.low, max=field.high, step=field.step)
+    if field.name == "first_seed":
+        return BoundedIntText(**common, **bounds, layout=Layout(width="16em"))
+    wide = Layout(width="29em")
+    if field.kind is float:
+        return FloatSlider(**common, **bounds, readout_format=".2f", layout=wide)
+    return IntSlider(**common, **bounds, continuous_update=False, layout=wide)
+
+
+class Controls(VBox):
+    """The model's parameters, labelled in the physics' own words, and the pin buttons.
+
+    Attributes
+    ----------
+    delta, size, connection, spring, n_seeds, first_seed
+        The parameter widgets (one per schema field); their ``value`` make up a
+        :class:`~bpwidgets.session.schema.Parameters`.
+    new_networks, pin, clear_pins : ipywidgets.Button
+    """
+
+    def __init__(self, parameters: Parameters):
+        for field in FIELDS:
+            setattr(self, field.name, _control(field, getattr(parameters, field.name)))
+        self.new_networks = Button(description="new networks", icon="refresh",
+                                   tooltip="draw new random networks (next seeds)")
+        self.pin = Button(description="pin", icon="thumb-tack",
+                          tooltip="keep the current curves and histogram as a reference")
+        self.clear_pins = Button(description="clear pins", icon="times")
+        super().__init__(
+            [
+                self.delta, self.size, self.connection, self.spring, self.n_seeds,
+                HBox([self.first_seed, self.new_networks]),
+                HBox([self.pin, self.clear_pins]),
+            ]
+        )
+        self.add_class("bp-controls")
+        # Stable hooks for the browser tests and benchmarks.
+        for name in [f.name for f in FIELDS] + ["new_networks", "pin", "clear_pins"]:
+            getattr(self, name).add_class(f"bp-{name.replace('_', '-')}")
+        self.size.observe(self._continuous_below_limit, "value")
+        self.new_networks.on_click(self._shift_seeds)
+        self._continuous_below_limit()
+
+    @property
+    def widgets(self) -> dict:
+        """``{parameter name: widget}`` in the schema's order."""
+        return {field.name: getattr(self, field.name) for field in FIELDS}
+
+    @property
+    def parameters(self) -> Parameters:
+        """The parameters the widgets show."""
+        values = {name: widget.value for name, widget in self.widgets.items()}
+        values["delta"] = round(values["delta"], 6)
+        return Parameters(**values)
+
+    def show(self, parameters: Parameters):
+        """Set every widget to ``parameters`` (observers fire per changed widget)."""
+        for name, widget in self.widgets.items():
+            widget.value = getattr(parameters, name)
+
+    def _continuous_below_limit(self, change=None):
+        self.delta.continuous_update = self.size.value <= CONTINUOUS_MAX_SIZE
+
+    def _shift_seeds(self, _button):
+        seed = field_of("first_seed")
+        self.first_seed.value = min(seed.high, self.first_seed.value + self.n_seeds.value)

@@ -1,0 +1,26 @@
+"""The compute core: networks, their spectra, the Debye level, the toy model, the analysis.
+
+Nothing here imports widgets, plotting, or any other layer of the package: a
+script, a test or a Dask worker uses it alone. The public names are re-exported
+by :mod:`bpwidgets`. The modules, each importing only those before it:
+
+* :mod:`~bpwidgets.core.parallel`: the thread pool and the one policy for
+  where parallel work runs;
+* :mod:`~bpwidgets.core.network`: the frozen spring networks;
+* :mod:`~bpwidgets.core.linalg`: threaded sparse products, stacks of networks,
+  the Chebyshev recursion and the Lanczos bound of the spectrum;
+* :mod:`~bpwidgets.core.debye`: the Debye level from the conductance solve;
+* :mod:`~bpwidgets.core.kpm`: Chebyshev moments, the Jackson kernel and the
+  Jacobi reconstruction;
+* :mod:`~bpwidgets.core.dos`: the Debye-reduced density of states;
+* :mod:`~bpwidgets.core.modes`: where the modes live (mode weights);
+* :mod:`~bpwidgets.core.toy`, :mod:`~bpwidgets.core.analysis`,
+  :mod:`~bpwidgets.core.paper`: the toy model, the Boson-peak analysis and
+  the paper's numbers.
+
+Examples
+--------
+>>> from bpwidgets.core.dos import reduced_dos
+>>> reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=2).per_seed.shape
+(2, 401)
+"""

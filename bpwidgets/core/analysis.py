@@ -1,0 +1,212 @@
+"""The Boson-peak analysis of a result: where g/omega rises above Debye, and by how much.
+
+Plain functions of the compute core's results (a :class:`~bpwidgets.core.dos.ReducedDOS`,
+coordination numbers), with the constants that decide what counts as a peak.
+The dashboard's session, the paper's numbers and the figures all read a result
+through :func:`boson_peak_of`, so a peak is found the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "BOSON_PEAK_OMEGA_MAX",
+    "DOS_MOMENTS",
+    "FINITE_SIZE_MODES",
+    "MIN_PEAK_EXCESS",
+    "BosonPeak",
+    "boson_peak",
+    "boson_peak_of",
+    "coordination_histogram",
+    "lowest_frequency",
+]
+
+#: The Boson peak is looked for below this frequency: in the paper it sits at omega ~ 0.5,
+#: well below the van Hove peak at omega = 2.
+BOSON_PEAK_OMEGA_MAX = 1.2
+#: Below this many times the lowest frequency of the finite cell the reduced DOS is a
+#: comb of a few plane waves, not a continuum: no Boson peak is looked for there.
+FINITE_SIZE_MODES = 2.0
+#: Smallest relative excess over the Debye level reported as a peak (KPM noise is below it).
+MIN_PEAK_EXCESS = 0.02
+#: Chebyshev moments the dashboard and the paper's numbers read a reduced DOS with.
+#: Resolution ~ pi omega_max / (2 K) ~ 0.07 at K = 64: it smooths the finite-size comb of a
+#: 60 x 60 cell (spacing ~ 2 pi / L ~ 0.1) yet resolves the Boson peak near omega = 0.5,
+#: and costs half the default's recursion.
+DOS_MOMENTS = 64
+
+
+def coordination_histogram(coordinations):
+    """Fractions of nodes with each coordination number, pooled over networks.
+
+    Parameters
+    ----------
+    coordinations : sequence of ndarray of int
+        Coordination numbers of every node, one array per network (seed).
+
+    Returns
+    -------
+    z : ndarray of int
+        The coordination numbers present, ascending.
+    fractions : ndarray
+        Fraction of nodes with each ``z``; sums to 1.
+    mean : float
+        Mean coordination number.
+
+    Examples
+    --------
+    >>> z, fractions, mean = coordination_histogram([np.array([3, 4, 4, 5]), np.array([4, 4])])
+    >>> z.tolist(), fractions.round(3).tolist(), round(mean, 3)
+    ([3, 4, 5], [0.167, 0.667, 0.167], 4.0)
+    """
+    pooled = np.concatenate([np.asarray(c).ravel() for c in coordinations])
+    counts = np.bincount(pooled)
+    z = np.flatnonzero(counts)
+    return z, counts[z] / pooled.size, float(pooled.mean())
+
+
+@dataclass(frozen=True)
+class BosonPeak:
+    """The Boson peak of a reduced DOS and the excess region to shade.
+
+    Attributes
+    ----------
+    omega : float
+        Position of the peak (maximum of g/omega below ``BOSON_PEAK_OMEGA_MAX``).
+    reduced_dos : float
+        g/omega at the peak.
+    excess : float
+        Relative height above the Debye level, ``reduced_dos / debye_level - 1``.
+    region_omega, region_upper, region_lower : ndarray
+        The shaded region: omega, the curve, and the Debye level, where the curve
+        is above the level around the peak.
+    """
+
+    omega: float
+    reduced_dos: float
+    excess: float
+    region_omega: np.ndarray
+    region_upper: np.ndarray
+    region_lower: np.ndarray
+
+    @property
+    def label(self) -> str:
+        """Text written beside the peak."""
+        return f"Boson peak: ω = {self.omega:.2f}, g/ω {100 * self.excess:.0f} % above Debye"
+
+
+def lowest_frequency(size: int) -> float:
+    """Lowest non-zero frequency of the L x L crystal with unit springs, 2 sin(pi / L).
+
+    From lambda = 4 [sin^2(pi n1 / L) + sin^2(pi n2 / L)] (docs/physics.md); it sets the
+    scale below which a finite cell has too few modes for a smooth DOS.
+
+    Examples
+    --------
+    >>> round(lowest_frequency(60), 3)
+    0.105
+    """
+    return 2.0 * float(np.sin(np.pi / size))
+
+
+def boson_peak(
+    omega,
+    reduced_dos,
+    debye_level,
+    *,
+    omega_min=0.0,
+    omega_max=BOSON_PEAK_OMEGA_MAX,
+    min_excess=MIN_PEAK_EXCESS,
+):
+    """Find the Boson peak: a low-frequency maximum of g/omega above the Debye level.
+
+    Parameters
+    ----------
+    omega : ndarray
+        Frequencies, ascending.
+    reduced_dos : ndarray
+        g(omega)/omega on ``omega`` (the seed average).
+    debye_level : float
+        The Debye level 1/(2 pi sigma_eff) of the same networks.
+    omega_min : float
+        Only maxima above this frequency count: below it a finite cell's DOS is a
+        comb (use ``FINITE_SIZE_MODES * lowest_frequency(size)``).
+    omega_max : float
+        Only maxima below this frequency count.
+    min_excess : float
+        Smallest relative excess over ``debye_level`` that counts as a peak.
+
+    Returns
+    -------
+    BosonPeak or None
+        None when g/omega has no interior maximum between ``omega_min`` and ``omega_max`` (it keeps
+        rising towards the van Hove peak, as in the crystal) or the maximum is not
+        above the Debye level by ``min_excess``.
+
+    Notes
+    -----
+    The shaded region runs from where the curve rises above the Debye level to
+    where the excess ends: the curve falls back to the level, or reaches its
+    minimum after the peak and starts rising towards the van Hove peak.
+
+    Examples
+    --------
+    >>> omega = np.linspace(0.0, 3.0, 301)
+    >>> bump = 0.2 * (1 + 0.25 * np.exp(-((omega - 0.5) / 0.2) ** 2))
+    >>> boson_peak(omega, bump, 0.2).label
+    'Boson peak: ω = 0.50, g/ω 25 % above Debye'
+    """
+    omega = np.asarray(omega, dtype=float)
+    reduced_dos = np.asarray(reduced_dos, dtype=float)
+    low = np.flatnonzero((omega > max(omega_min, 0.0)) & (omega <= omega_max))
+    if low.size < 3:
+        return None
+    peak = low[np.argmax(reduced_dos[low])]
+    if peak in (low[0], low[-1]):
+        return None
+    excess = reduced_dos[peak] / debye_level - 1.0
+    if excess < min_excess:
+        return None
+    below = reduced_dos <= debye_level
+    before = np.flatnonzero(below[:peak])
+    start = before[-1] + 1 if before.size else 0
+    # The excess ends at the first point back at the level (excluded) or at the minimum
+    # before the rise to the van Hove peak (included); np.inf closes a curve still falling.
+    rising = np.diff(reduced_dos[peak:], append=np.inf) > 0
+    end = peak + np.flatnonzero(below[peak:] | rising)[0]
+    stop = end if below[end] else end + 1
+    region = slice(start, stop)
+    return BosonPeak(
+        omega=float(omega[peak]),
+        reduced_dos=float(reduced_dos[peak]),
+        excess=float(excess),
+        region_omega=omega[region],
+        region_upper=reduced_dos[region],
+        region_lower=np.full(stop - start, float(debye_level)),
+    )
+
+
+def boson_peak_of(dos, size: int):
+    """The Boson peak of a seed-averaged reduced DOS of L x L networks, or None.
+
+    :func:`boson_peak` on ``dos.mean`` against ``dos.debye_level``, ignoring
+    maxima below ``FINITE_SIZE_MODES`` times the cell's lowest frequency,
+    where a finite cell's DOS is a comb of plane waves.
+
+    Parameters
+    ----------
+    dos : bpwidgets.ReducedDOS
+    size : int
+        Linear size L of the networks.
+
+    Returns
+    -------
+    BosonPeak or None
+    """
+    return boson_peak(
+        dos.omega, dos.mean, dos.debye_level,
+        omega_min=FINITE_SIZE_MODES * lowest_frequency(size),
+    )

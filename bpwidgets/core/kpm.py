@@ -1,0 +1,297 @@
+"""The kernel polynomial method's numerics: Chebyshev moments, kernel, reconstruction.
+
+After Weisse et al., Rev. Mod. Phys. 78, 275 (2006), with the choices of
+docs/physics.md. ``H~ = 2 H / scale - 1`` maps the spectrum [0, scale] of the
+dynamical matrix onto [-1, 1], with lambda = 0 at x = -1 exactly. The
+moments ``mu_n = (1/N) Tr T_n(H~)`` come
+
+* from random Rademacher vectors, each connected cluster's mean removed so
+  that no zero mode is seen (:func:`_random_vectors`, :func:`_kpm_moments`),
+  two moments per sparse product (Eq. (34), :func:`_doubled_moments`);
+* or from exact eigenvalues (:func:`_exact_moments`), the stochastic
+  estimate's expectation value.
+
+The density is rebuilt from them with the Jackson kernel (Eq. (71),
+:func:`_jackson`) in orthonormal Jacobi polynomials of weight
+``(1 - x)^alpha (1 + x)^beta`` (:func:`_jacobi_orthonormal`,
+:func:`_chebyshev_to_jacobi`); beta = 0 is regular at x = -1, so the constant
+density at the 2D Debye edge is not biased (:func:`_reconstruct`,
+:func:`_cumulative`). :func:`_chebyshev_affine` converts moments to another
+rescaling bound exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+
+import numpy as np
+import scipy.fft
+import scipy.sparse as sp
+import scipy.special
+
+from .linalg import _chebyshev_vectors
+
+__all__ = [
+    "DEFAULT_GRID_POINTS",
+    "DEFAULT_MOMENTS",
+    "DEFAULT_SAMPLES",
+    "JACOBI_ALPHA",
+    "JACOBI_BETA",
+    "default_vectors",
+]
+
+
+#: Default number of Chebyshev moments: resolution about pi omega_max / (2K) ~ 0.04.
+DEFAULT_MOMENTS = 128
+
+#: Default random vectors: enough that nodes x vectors over all seeds reaches this many samples.
+#: The stochastic trace error of a smoothed density falls as 1 / sqrt(N R).
+DEFAULT_SAMPLES = 300_000
+
+#: Jacobi weight (1 - x)^alpha (1 + x)^beta of the edge-exact reconstruction (docs/physics.md):
+#: beta = 0 keeps a density that is constant at lambda = 0 (the 2D Debye edge) unbiased.
+JACOBI_ALPHA, JACOBI_BETA = 0.5, 0.0
+
+#: Default frequency grid: points from 0 to the top of the spectrum.
+DEFAULT_GRID_POINTS = 401
+
+
+def default_vectors(total_nodes) -> int:
+    """Random vectors per seed when none are given: ``total_nodes * R >= DEFAULT_SAMPLES``.
+
+    Parameters
+    ----------
+    total_nodes : int
+        Nodes over all the seeds computed together.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> default_vectors(10 * 60 * 60), default_vectors(1000 * 1000)
+    (9, 1)
+    """
+    return max(1, -(-DEFAULT_SAMPLES // int(total_nodes)))
+
+
+def _check_moments(moments) -> int:
+    if isinstance(moments, bool) or not isinstance(moments, numbers.Integral) or moments < 8:
+        raise ValueError(f"moments must be an integer of at least 8; got {moments!r}")
+    return int(moments) + int(moments) % 2
+
+
+def _check_scale(scale) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
+        np.isfinite(scale) and scale > 0
+    ):
+        raise ValueError(f"scale must be a positive finite number; got {scale!r}")
+    return float(scale)
+
+
+def _check_omega(omega) -> np.ndarray:
+    grid = np.asarray(omega, dtype=float)
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid.min() < 0:
+        raise ValueError("omega must be a non-empty 1D array of finite frequencies >= 0")
+    return grid
+
+
+# --------------------------------------------------------------------------- moments
+
+
+def _random_vectors(networks, n_vectors):
+    """Rademacher vectors for stacked networks, one block of rows per network.
+
+    Each network draws its own vectors from its own seed, so a seed's row does
+    not depend on which other seeds are computed with it. Every connected
+    cluster's mean is removed: the vectors have no weight on any zero mode.
+    """
+    parts = []
+    for network in networks:
+        count, labels = network.clusters()
+        rng = np.random.default_rng([network.size, 0 if network.seed is None else network.seed])
+        vectors = rng.choice([-1.0, 1.0], size=(network.n_nodes, n_vectors))
+        clusters = sp.csr_array(
+            (np.ones(network.n_nodes), (labels, np.arange(network.n_nodes))),
+            shape=(count, network.n_nodes),
+        )
+        vectors -= (clusters @ vectors / np.bincount(labels)[:, None])[labels]
+        parts.append(vectors)
+    return np.concatenate(parts)
+
+
+def _kpm_moments(stack, scale, n_moments, n_vectors):
+    """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34))."""
+    networks = stack.networks
+    sizes = np.array([n.n_nodes for n in networks])
+    start = _random_vectors(networks, n_vectors)
+    # Single precision: the recursion reads the matrix and the vectors 2K times and is
+    # bound by memory traffic, which this halves. Per-network dots are summed pairwise.
+    start = start.astype(np.float32)
+    n_blocks = stack.n_blocks
+
+    def per_seed(a, b):
+        # Each network's rows are one contiguous run: a dot per network. The moments are
+        # results, so the N R terms are summed pairwise (error ~ eps log n), not by BLAS.
+        dots = np.multiply(a, b).reshape(n_blocks, -1).sum(axis=1)
+        return dots.astype(np.float64) / (sizes * n_vectors)
+
+    squares, crosses = [], []
+    alphas = _chebyshev_vectors(stack.matrix, start, scale)
+    alpha = next(alphas)
+    for _ in range(n_moments // 2):
+        alpha_next = next(alphas)
+        squares.append(per_seed(alpha, alpha))
+        crosses.append(per_seed(alpha_next, alpha))
+        alpha = alpha_next
+    moments = _doubled_moments(np.array(squares).T, np.array(crosses).T)
+    # The vectors carry the weight of the non-zero modes (one zero mode per cluster);
+    # normalise to the whole node count.
+    n_zero = np.array([n.clusters()[0] for n in networks])
+    nonzero = (sizes - n_zero) / sizes
+    moments *= (nonzero / moments[:, 0])[:, None]
+    return moments
+
+
+def _doubled_moments(squares, crosses) -> np.ndarray:
+    """Moments from ``<a_n|a_n>`` and ``<a_n+1|a_n>``, n = 0 .. K/2 - 1 (one row each).
+
+    Two moments per product (Weisse et al., Eq. (34)): ``mu_2n = 2 <a_n|a_n> - mu_0``
+    and ``mu_2n+1 = 2 <a_n+1|a_n> - mu_1``, with ``a_n = T_n(H~) a_0``; n = 0 gives
+    mu_0 and mu_1 themselves.
+    """
+    moments = np.empty((squares.shape[0], 2 * squares.shape[1]))
+    moments[:, 0::2] = 2.0 * squares - squares[:, :1]
+    moments[:, 1::2] = 2.0 * crosses - crosses[:, :1]
+    return moments
+
+
+def _exact_moments(networks, frequencies, scale, n_moments):
+    """Chebyshev moments of the exact non-zero modes: the KPM's expectation value."""
+    rows, zero_fraction = [], []
+    for network, omega in zip(networks, frequencies):
+        nonzero = omega[omega > 0]
+        n_zero = network.n_nodes - nonzero.size
+        x = 2.0 * nonzero**2 / scale - 1.0
+        rows.append(_chebyshev_values(x, n_moments).sum(axis=1) / network.n_nodes)
+        zero_fraction.append(n_zero / network.n_nodes)
+    return np.array(rows), np.array(zero_fraction)
+
+
+def _chebyshev_values(x, n_moments):
+    """T_n(x) for n < n_moments, shape (n_moments, len(x)), by the recurrence."""
+    values = np.empty((n_moments, len(x)))
+    values[0] = 1.0
+    values[1] = x
+    for n in range(2, n_moments):
+        values[n] = 2.0 * x * values[n - 1] - values[n - 2]
+    return values
+
+
+def _chebyshev_affine(a, b, n_moments) -> np.ndarray:
+    """C with ``T_n(a x + b) = sum_m C[n, m] T_m(x)`` for n < n_moments (exact).
+
+    From ``T_n+1(y) = 2 y T_n(y) - T_n-1(y)`` and ``x T_m = (T_m+1 + T_|m-1|) / 2``.
+    """
+    conversion = np.zeros((n_moments, n_moments))
+    conversion[0, 0] = 1.0
+    if n_moments > 1:
+        conversion[1, :2] = (b, a)
+
+    def times_x(c):
+        out = np.zeros_like(c)
+        out[1:] += 0.5 * c[:-1]
+        out[:-1] += 0.5 * c[1:]
+        out[1] += 0.5 * c[0]  # x T_0 = T_1
+        return out
+
+    for n in range(1, n_moments - 1):
+        y_times = a * times_x(conversion[n]) + b * conversion[n]
+        conversion[n + 1] = 2.0 * y_times - conversion[n - 1]
+    return conversion
+
+
+# --------------------------------------------------------------------------- reconstruction
+
+
+def _jackson(n_moments) -> np.ndarray:
+    """Jackson damping factors g_n (Weisse et al., Eq. (71))."""
+    n = np.arange(n_moments)
+    q = np.pi / (n_moments + 1)
+    return ((n_moments - n + 1) * np.cos(q * n) + np.sin(q * n) / np.tan(q)) / (n_moments + 1)
+
+
+def _jacobi_orthonormal(x, degree):
+    """Orthonormal Jacobi polynomials p_m(x), m < degree, for weight (1-x)^a (1+x)^b.
+
+    Three-term recurrence ``x p_m = a_m+1 p_m+1 + b_m p_m + a_m p_m-1``; shape (degree, len(x)).
+    """
+    a, b = JACOBI_ALPHA, JACOBI_BETA
+    m = np.arange(degree, dtype=float)
+    s = 2.0 * m + a + b
+    diagonal = (b * b - a * a) / (s * (s + 2.0))
+    k = m[1:]
+    sk = 2.0 * k + a + b
+    off = (2.0 / sk) * np.sqrt(k * (k + a) * (k + b) * (k + a + b) / ((sk - 1.0) * (sk + 1.0)))
+    log_norm = (a + b + 1) * np.log(2.0) + scipy.special.gammaln(a + 1) + scipy.special.gammaln(
+        b + 1
+    ) - scipy.special.gammaln(a + b + 2)
+    values = np.empty((degree, len(x)))
+    values[0] = np.exp(-0.5 * log_norm)
+    if degree > 1:
+        values[1] = (x - diagonal[0]) * values[0] / off[0]
+    for j in range(1, degree - 1):
+        values[j + 1] = ((x - diagonal[j]) * values[j] - off[j - 1] * values[j - 1]) / off[j]
+    return values
+
+
+@functools.lru_cache(maxsize=16)
+def _chebyshev_to_jacobi(n_moments) -> np.ndarray:
+    """Matrix C with p_m = sum_n C[m, n] T_n, so Jacobi moments are C @ Chebyshev moments.
+
+    Exact: p_m has degree < n_moments, and the DCT at n_moments Chebyshev nodes
+    recovers the Chebyshev coefficients of any such polynomial.
+    """
+    nodes = np.cos(np.pi * (np.arange(n_moments) + 0.5) / n_moments)
+    coefficients = scipy.fft.dct(_jacobi_orthonormal(nodes, n_moments), type=2, axis=1)
+    coefficients /= n_moments
+    coefficients[:, 0] /= 2.0
+    coefficients.flags.writeable = False
+    return coefficients
+
+
+def _density_x(moment_rows, x):
+    """Density rho(x) per node on [-1, 1] from Chebyshev moments (Jacobi reconstruction)."""
+    n_moments = moment_rows.shape[1]
+    jacobi_moments = moment_rows @ _chebyshev_to_jacobi(n_moments).T
+    damped = jacobi_moments * _jackson(n_moments)
+    weight = (1.0 - x) ** JACOBI_ALPHA * (1.0 + x) ** JACOBI_BETA
+    return (damped @ _jacobi_orthonormal(x, n_moments)) * weight
+
+
+def _reconstruct(moment_rows, scale, omega):
+    """g(omega)/omega = 2 rho_lambda(omega^2) = (4 / scale) rho_x(x(omega^2)); 0 off the band."""
+    x = 2.0 * omega**2 / scale - 1.0
+    inside = x <= 1.0
+    reduced = np.zeros((len(moment_rows), len(omega)))
+    reduced[:, inside] = (4.0 / scale) * _density_x(moment_rows, x[inside])
+    return reduced
+
+
+#: Points of the quadrature that integrates the reconstructed density (cumulative DOS).
+_CUMULATIVE_POINTS = 4001
+
+
+def _cumulative(moment_rows, scale, omega):
+    """Fraction of non-zero modes below omega, integrating the reconstructed density."""
+    # Uniform in theta, x = -cos(theta): dense near both band edges, where the density bends.
+    theta = np.linspace(0.0, np.pi, _CUMULATIVE_POINTS)
+    x = -np.cos(theta)
+    integrand = _density_x(moment_rows, x) * np.sin(theta)
+    steps = 0.5 * (integrand[:, 1:] + integrand[:, :-1]) * np.diff(theta)
+    running = np.concatenate([np.zeros((len(moment_rows), 1)), np.cumsum(steps, axis=1)], axis=1)
+    target = np.clip(2.0 * omega**2 / scale - 1.0, -1.0, 1.0)
+    return np.stack([np.interp(target, x, row) for row in running])

@@ -1,0 +1,199 @@
+"""The dashboard's parameters, described once.
+
+Every parameter the page lets a user set is one :class:`Field` of
+:data:`FIELDS`: its range, step, default, label, URL key and, for a choice,
+the options, taken from the core's own constants. Everything else is derived
+from this table: the :class:`Parameters` defaults, the controls
+(:mod:`bpwidgets.app.controls`), the URL query parser
+(:mod:`bpwidgets.session.share`) and the README's parameter table
+(:func:`markdown_table`). Changing a slider's range is a one-line change here.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, fields
+
+from ..core.network import CONNECTIONS, SPRINGS
+
+__all__ = ["FIELDS", "Field", "Parameters", "field_of", "markdown_table"]
+
+#: Labels of the core's connection rules and spring laws, in the physics' words.
+_CONNECTION_LABELS = {"nearest": "nearest neighbours", "cutoff": "cutoff a + δ"}
+_SPRING_LABELS = {"inverse": "t = 1/r", "constant": "constant t = 1"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter: how it is named, bounded, shown and written in a link.
+
+    Attributes
+    ----------
+    name : str
+        The :class:`Parameters` attribute.
+    key : str
+        Its key in the page's URL query.
+    label : str
+        The control's label.
+    default : int, float or str
+    low, high, step : number, optional
+        Range and step of a number; a value off the steps cannot be shown by a slider.
+    choices : tuple of (value, label), optional
+        The options of a choice, in the core's order.
+    help : str
+        One line saying what it is (the README table, tooltips).
+    """
+
+    name: str
+    key: str
+    label: str
+    default: object
+    low: object = None
+    high: object = None
+    step: object = None
+    choices: tuple = ()
+    help: str = ""
+
+    @property
+    def kind(self) -> type:
+        """``int``, ``float`` or ``str``: the type of the value."""
+        return type(self.default)
+
+    def check(self, value):
+        """``value`` as this field's type, or ValueError saying what is allowed.
+
+        Examples
+        --------
+        >>> field_of("size").check(80)
+        80
+        >>> field_of("size").check(85)
+        Traceback (most recent call last):
+        ...
+        ValueError: size must be an integer from 10 to 300 in steps of 10; got 85
+        """
+        if self.choices:
+            allowed = [choice for choice, _ in self.choices]
+            if isinstance(value, str) and value in allowed:
+                return value
+            raise ValueError(
+                f"{self.name} must be one of {' or '.join(allowed)}; got {value!r}"
+            )
+        number = _as_number(value, self.kind)
+        if number is None or not (self.low <= number <= self.high) or not self._on_step(number):
+            raise ValueError(f"{self.name} must be {self.describe()}; got {value!r}")
+        return round(number, 6) if self.kind is float else int(number)
+
+    def describe(self) -> str:
+        """What the field allows, in words: "an integer from 10 to 300 in steps of 10"."""
+        if self.choices:
+            return " or ".join(choice for choice, _ in self.choices)
+        what = "an integer" if self.kind is int else "a number"
+        step = "" if self.step in (None, 1) else f" in steps of {self.step}"
+        return f"{what} from {self.low} to {self.high}{step}"
+
+    def _on_step(self, number) -> bool:
+        if self.step is None:
+            return True
+        steps = (number - self.low) / self.step
+        return abs(steps - round(steps)) <= 1e-6
+
+
+def _as_number(value, kind):
+    """``value`` as a finite int or float, or None (bools and strings are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    if value != value:  # nan
+        return None
+    if kind is int:
+        return int(value) if value == int(value) else None
+    return value
+
+
+#: The parameters, in the order of the controls.
+FIELDS = (
+    Field("delta", "delta", "displacement δ / a", 0.3, 0.0, 0.5, 0.01,
+          help="distance every node is pushed off its lattice site"),
+    Field("size", "size", "grid size L", 60, 10, 300, 10,
+          help="linear size of the periodic L × L lattice (the paper: 60)"),
+    Field("connection", "connection", "springs", "cutoff",
+          choices=tuple((c, _CONNECTION_LABELS[c]) for c in CONNECTIONS),
+          help="lattice neighbours (Z = 4), or every pair closer than a + δ (Z fluctuates)"),
+    Field("spring", "spring", "spring strength", "inverse",
+          choices=tuple((s, _SPRING_LABELS[s]) for s in SPRINGS),
+          help="stiffness t = 1/r, or t = 1 for every spring"),
+    Field("n_seeds", "seeds", "random networks", 10, 1, 20, 1,
+          help="number of random networks averaged (the paper: 10)"),
+    Field("first_seed", "seed", "first seed", 0, 0, 10**9, 1,
+          help="seed of the first network; the others follow consecutively"),
+)
+
+_BY_NAME = {f.name: f for f in FIELDS}
+
+
+def field_of(name: str) -> Field:
+    """The :class:`Field` of a :class:`Parameters` attribute."""
+    return _BY_NAME[name]
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The model parameters the controls set (defaults from :data:`FIELDS`).
+
+    The values are not checked here: the core refuses what it cannot build,
+    and :meth:`checked` holds them to the controls' ranges.
+
+    Attributes
+    ----------
+    delta : float
+        Displacement of every node from its lattice site.
+    size : int
+        Linear grid size L.
+    connection : {"nearest", "cutoff"}
+    spring : {"inverse", "constant"}
+    n_seeds : int
+        Number of random networks averaged.
+    first_seed : int
+        Seed of the first network; the others follow consecutively.
+    """
+
+    delta: float = field_of("delta").default
+    size: int = field_of("size").default
+    connection: str = field_of("connection").default
+    spring: str = field_of("spring").default
+    n_seeds: int = field_of("n_seeds").default
+    first_seed: int = field_of("first_seed").default
+
+    @property
+    def seeds(self) -> tuple:
+        """Seeds of the averaged networks."""
+        return tuple(range(self.first_seed, self.first_seed + self.n_seeds))
+
+    def model(self) -> dict:
+        """Keyword arguments shared by ``build_network`` and ``reduced_dos``."""
+        return dict(connection=self.connection, spring=self.spring)
+
+    def checked(self) -> "Parameters":
+        """The same parameters with every value held to its field's range and type.
+
+        Raises
+        ------
+        ValueError
+            Naming the first value outside what the controls allow.
+        """
+        return Parameters(**{f.name: field_of(f.name).check(getattr(self, f.name))
+                             for f in fields(self)})
+
+
+def markdown_table() -> str:
+    """The README's table of parameters: URL key, control, default, range, meaning.
+
+    Examples
+    --------
+    >>> print(markdown_table().splitlines()[2])
+    | `delta` | displacement δ / a | 0.3 | a number from 0.0 to 0.5 in steps of 0.01 | distance every node is pushed off its lattice site |
+    """
+    rows = ["| key | control | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
+    for f in FIELDS:
+        rows.append(f"| `{f.key}` | {f.label} | {f.default} | {f.describe()} | {f.help} |")
+    return "\n".join(rows)

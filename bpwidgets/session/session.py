@@ -1,0 +1,294 @@
+"""One user's dashboard session in plain Python: state, pins, selection, worker.
+
+A :class:`Session` holds what one page shows and decides what to compute; it
+has no widget. A view (the ipywidgets dashboard, a test, a script) changes it
+through its methods and is told of every change through a :class:`Listener`.
+Results are computed by the latest-wins worker, off the caller's thread, and
+delivered to the listener under :attr:`Session.lock`, which every change of
+what is shown also takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .pipeline import Request, Snapshot, compute, compute_stages
+from .presets import PRESETS
+from .schema import Parameters
+from .worker import LatestWorker
+
+__all__ = ["SHORT_NAMES", "Listener", "Pin", "Session", "Status"]
+
+_log = logging.getLogger("bpwidgets")
+
+#: Short names of the model choices, for labels and the status line.
+SHORT_NAMES = {"nearest": "nearest", "cutoff": "cutoff", "inverse": "1/r", "constant": "t = 1"}
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A pinned reference: a result's label, mean reduced DOS and histogram.
+
+    Attributes
+    ----------
+    label : str
+    parameters : Parameters
+    omega, mean : ndarray
+        The seed-averaged reduced DOS.
+    z, fractions : ndarray
+        The pooled coordination histogram.
+    """
+
+    label: str
+    parameters: Parameters
+    omega: np.ndarray
+    mean: np.ndarray
+    z: np.ndarray
+    fractions: np.ndarray
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> "Pin":
+        """The pin of a computed result."""
+        p = snapshot.request.parameters
+        return cls(
+            label=(f"δ = {p.delta:.2f}, {SHORT_NAMES[p.connection]}, "
+                   f"{SHORT_NAMES[p.spring]}, L = {p.size}"),
+            parameters=p, omega=np.array(snapshot.dos.omega), mean=np.array(snapshot.dos.mean),
+            z=snapshot.coordination, fractions=snapshot.fractions,
+        )
+
+
+@dataclass(frozen=True)
+class Status:
+    """The status line: ``kind`` is "ready", "busy" or "error"; ``generation`` counts draws."""
+
+    kind: str
+    text: str
+    generation: int
+
+
+class Listener:
+    """What a view is told. Every method runs under :attr:`Session.lock`; none may block."""
+
+    def snapshot_changed(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
+        """A new result is to be shown (``previous`` is the one shown before)."""
+
+    def pins_changed(self, pins: tuple) -> None:
+        """The pinned references changed."""
+
+    def status_changed(self, status: Status) -> None:
+        """The status line changed."""
+
+
+@dataclass(frozen=True)
+class _References:
+    """Results to pin, replacing the current pins (a preset's first stage)."""
+
+    snapshots: tuple
+
+
+class Session:
+    """What one page shows, and the work behind it.
+
+    Parameters
+    ----------
+    parameters : Parameters, optional
+        The starting parameters (the defaults otherwise).
+    listener : Listener, optional
+        Told of every result, pin and status change.
+    background : bool
+        True: compute on the worker thread, latest request wins. False: compute
+        synchronously inside every call (tests, scripts).
+    reduce : callable, optional
+        ``reduce(parameters) -> parameters`` applied to every request (e.g. a
+        smaller grid while a sweep plays); identity by default.
+
+    Attributes
+    ----------
+    parameters : Parameters
+        What the user asked for.
+    window : tuple or None
+        The brushed omega window.
+    snapshot : Snapshot or None
+        The latest result delivered (a preview or complete).
+    pins : tuple of Pin
+    selected_z : tuple of int
+        Coordination numbers selected in the histogram.
+    status : Status
+    lock : threading.RLock
+        Held while a result or a change is delivered to the listener.
+
+    Examples
+    --------
+    >>> session = Session(Parameters(size=20, n_seeds=2), background=False)
+    >>> session.start()
+    >>> session.status.kind, session.snapshot.network.size
+    ('ready', 20)
+    >>> session.update(delta=0.1)
+    >>> session.snapshot.request.parameters.delta
+    0.1
+    """
+
+    def __init__(self, parameters: Parameters | None = None, *, listener: Listener | None = None,
+                 background: bool = True, reduce=None):
+        self.parameters = Parameters() if parameters is None else parameters
+        self.window = None
+        self.snapshot = None
+        self.pins = ()
+        self.selected_z = ()
+        self.status = Status("ready", "", 0)
+        self.lock = threading.RLock()
+        self._listener = listener or Listener()
+        self._reduce = reduce or (lambda parameters: parameters)
+        self._worker = LatestWorker(on_busy=self._show_busy, background=background,
+                                    on_failure=self._show_failure)
+
+    # -- asking for results ----------------------------------------------------------------
+
+    def start(self):
+        """Compute the first result synchronously (a view draws it before it is shown)."""
+        request = self.request()
+        self._worker.run_now(lambda: compute_stages(request, self.snapshot), self._deliver)
+
+    def request(self) -> Request:
+        """The request the current state makes."""
+        return Request(self._reduce(self.parameters), self.window)
+
+    def update(self, **changes):
+        """Change parameters (``update(delta=0.2)``) and compute the new result."""
+        self.parameters = replace(self.parameters, **changes)
+        self.refresh()
+
+    def brush(self, window):
+        """Colour by the modes in ``window`` = ``(low, high)``, or by Z when None."""
+        self.window = window
+        self.refresh()
+
+    def refresh(self):
+        """Compute the current request; the job reads the latest result when it runs."""
+        request = self.request()
+        # ``self.snapshot`` is read when the job runs, not now: a result delivered in
+        # between (the preview of the average under way) is reused, not rebuilt.
+        self._worker.submit(lambda: compute_stages(request, self.snapshot), self._deliver)
+
+    def apply_preset(self, name: str):
+        """Take a preset's parameters and pin its references (one computation)."""
+        preset = PRESETS[name]
+        self.parameters = preset.parameters
+        request = self.request()
+        self._worker.submit(lambda: _preset_stages(preset, request), self._deliver)
+
+    def wait(self, timeout=None) -> bool:
+        """Block until the latest request is delivered; False on timeout."""
+        return self._worker.wait(timeout)
+
+    def close(self):
+        """Stop the worker after the job under way."""
+        self._worker.close()
+
+    # -- what is shown besides the result ---------------------------------------------------
+
+    def pin(self):
+        """Pin the current result as a reference."""
+        with self.lock:
+            if self.snapshot is not None and self.snapshot.dos is not None:
+                self._set_pins(self.pins + (Pin.of(self.snapshot),))
+
+    def clear_pins(self):
+        """Remove every pinned reference."""
+        with self.lock:
+            self._set_pins(())
+
+    def select(self, z_values):
+        """Select coordination numbers (the histogram's bars); () selects none."""
+        with self.lock:
+            self.selected_z = tuple(int(z) for z in z_values)
+
+    def selected_nodes(self) -> np.ndarray:
+        """Positions, among the drawn nodes, of those whose Z is selected (all if none is)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return np.zeros(0, dtype=int)
+        if not self.selected_z:
+            return np.arange(len(snapshot.nodes))
+        chosen = np.isin(snapshot.network.coordination[snapshot.nodes], self.selected_z)
+        return np.flatnonzero(chosen)
+
+    def show_error(self, error: BaseException, *, logged=False):
+        """Show ``error`` on the status line; log it with its traceback unless ``logged``."""
+        if not logged:
+            _log.error("bpwidgets: %s", error, exc_info=error)
+        if isinstance(error, ValueError):
+            message = f"Cannot build this network: {error}"
+        else:
+            message = (f"Something went wrong ({type(error).__name__}: {error}); "
+                       "the details are in the server's log")
+        with self.lock:
+            self._set_status("error", message)
+
+    # -- delivery (on the worker thread) ----------------------------------------------------
+
+    def _deliver(self, outcome):
+        """Show a result, new pins or an error. Never raises: errors become messages."""
+        try:
+            if isinstance(outcome, BaseException):
+                self.show_error(outcome, logged=True)  # the worker logged it
+            elif isinstance(outcome, _References):
+                with self.lock:
+                    self._set_pins(tuple(Pin.of(s) for s in outcome.snapshots))
+            else:
+                with self.lock:
+                    previous, self.snapshot = self.snapshot, outcome
+                    self._listener.snapshot_changed(outcome, previous)
+                    self._set_status("ready" if outcome.complete else "busy",
+                                     self.describe(outcome))
+        except Exception as error:  # a drawing bug must not kill the worker or reach the page
+            self.show_error(error)
+
+    def describe(self, snapshot: Snapshot) -> str:
+        """The status line's sentence for a result."""
+        if not snapshot.complete:
+            return (f"Averaging {snapshot.request.parameters.n_seeds} networks … "
+                    f"(the DOS shows the first {len(snapshot.dos.seeds)})")
+        p = snapshot.request.parameters
+        seeds = snapshot.dos.seeds
+        text = (
+            f"L = {p.size}, δ = {p.delta:.2f}, {SHORT_NAMES[p.connection]}, "
+            f"{SHORT_NAMES[p.spring]}, seeds {seeds[0]}–{seeds[-1]}; "
+            f"mean Z = {snapshot.mean_coordination:.2f}"
+        )
+        if snapshot.weights is not None:
+            low, high = snapshot.request.window
+            text += f"; nodes coloured by their share of the modes with {low:.2f} ≤ ω ≤ {high:.2f}"
+        return text
+
+    def _set_pins(self, pins):
+        self.pins = tuple(pins)
+        self._listener.pins_changed(self.pins)
+
+    def _set_status(self, kind, text, *, drawn=True):
+        # The generation counts results and errors drawn; "computing" is neither.
+        self.status = Status(kind, text, self.status.generation + drawn)
+        self._listener.status_changed(self.status)
+
+    def _show_busy(self):
+        with self.lock:
+            self._set_status("busy", "Computing …", drawn=False)
+
+    def _show_failure(self, error):
+        """Last resort when delivering failed twice: the status line alone, no drawing."""
+        message = f"Something went wrong ({type(error).__name__}); see the server's log"
+        self.status = Status("error", message, self.status.generation + 1)
+        self._listener.status_changed(self.status)
+
+
+def _preset_stages(preset, request):
+    """A preset's work: its pinned references, then the live request's stages."""
+    references = tuple(compute(Request(p)) for p in preset.pinned_parameters())
+    yield _References(references)
+    same = [s for s in references if s.request.parameters == request.parameters]
+    yield from compute_stages(request, same[0] if same else None)

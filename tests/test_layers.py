@@ -1,0 +1,148 @@
+"""The package's layers: every module imports only from its own layer or those below.
+
+core (networks, spectra, analysis) < session (schema, pipeline, worker, session)
+< views (plot arrays) < top (the widgets, the matplotlib figures, the server).
+``docs/architecture.md`` draws the same table. The check reads the source with
+``ast``, so an import inside a function counts as much as one at the top.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import bpwidgets
+
+PACKAGE = Path(bpwidgets.__file__).parent
+#: Layers from the bottom up; a module belongs to the first whose prefix it has.
+LAYERS = (
+    ("core", ("bpwidgets.core",)),
+    ("session", ("bpwidgets.session",)),
+    ("views", ("bpwidgets.views",)),
+    ("top", ("bpwidgets.app", "bpwidgets.figures", "bpwidgets.serve")),
+)
+#: The package's own ``__init__`` re-exports the core; the core itself must not import it
+#: (that would be a cycle through the package), every other layer may.
+ROOT = "bpwidgets"
+#: Libraries a layer may not import, whatever it imports from the package.
+FORBIDDEN_LIBRARIES = {
+    "core": ("ipywidgets", "bqplot", "matplotlib", "voila"),
+    "session": ("ipywidgets", "bqplot", "matplotlib"),
+    "views": ("ipywidgets", "bqplot", "matplotlib"),
+}
+
+
+def layer_of(module: str) -> int:
+    """Index of a module's layer in :data:`LAYERS` (the root package counts as the core)."""
+    if module == ROOT:
+        return 0
+    for index, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    raise LookupError(f"{module} belongs to no layer: add it to LAYERS")
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path, module: str) -> list:
+    """``(line, imported module)`` for every import in a file, relative ones resolved."""
+    is_package = path.name == "__init__.py"
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            # ``from bpwidgets.core import network`` imports the submodule, and
+            # ``from bpwidgets.core.dos import reduced_dos`` the module: see _existing.
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
+    return found
+
+
+def violations(root: Path) -> list:
+    """Every import in the package under ``root`` that runs upward, as readable lines."""
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(path, root)
+        own = layer_of(module)
+        imported = {(line, _existing(target, root) if target.split(".")[0] == root.name
+                     else target) for line, target in imports_of(path, module)}
+        for line, target in sorted(imported):
+            where = f"{path.relative_to(root.parent)}:{line}"
+            if target.split(".")[0] == root.name:
+                if target == ROOT and module != ROOT and own == 0:
+                    problems.append(f"{where}: the core imports the package root")
+                elif target != ROOT and layer_of(target) > own:
+                    problems.append(
+                        f"{where}: {LAYERS[own][0]} module {module} imports "
+                        f"{LAYERS[layer_of(target)][0]} module {target}"
+                    )
+            elif target.split(".")[0] in FORBIDDEN_LIBRARIES.get(LAYERS[own][0], ()):
+                problems.append(f"{where}: {LAYERS[own][0]} module {module} imports {target}")
+        if _has_module_getattr(path):
+            problems.append(f"{path.relative_to(root.parent)}: a module-level __getattr__ "
+                            "(a lazy import hides the real dependencies)")
+    return problems
+
+
+def _existing(target: str, root: Path) -> str:
+    """The longest prefix of ``target`` that is a module or package (drops imported names)."""
+    parts = target.split(".")
+    while len(parts) > 1:
+        relative = Path(root.parent, *parts)
+        if relative.with_suffix(".py").exists() or (relative / "__init__.py").exists():
+            break
+        parts.pop()
+    return ".".join(parts)
+
+
+def _has_module_getattr(path: Path) -> bool:
+    tree = ast.parse(path.read_text())
+    return any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+               for node in tree.body)
+
+
+def test_no_import_runs_upward():
+    assert violations(PACKAGE) == []
+
+
+def test_every_module_has_a_layer():
+    for path in PACKAGE.rglob("*.py"):
+        layer_of(module_name(path, PACKAGE))
+
+
+@pytest.mark.parametrize("module, source, expected", [
+    ("core/network.py", "from ..session import schema\n", "core module bpwidgets.core.network "
+                                                           "imports session module"),
+    ("core/network.py", "def f():\n    from bpwidgets.app import Dashboard\n",
+     "imports top module bpwidgets.app"),
+    ("core/network.py", "from .. import build_network\n", "the core imports the package root"),
+    ("session/pipeline.py", "from ..views.plotdata import network_view\n",
+     "imports views module bpwidgets.views.plotdata"),
+    ("views/plotdata.py", "import ipywidgets\n", "imports ipywidgets"),
+    ("core/network.py", "def __getattr__(name):\n    pass\n", "module-level __getattr__"),
+])
+def test_an_upward_import_is_caught(tmp_path, module, source, expected):
+    """The check fails on a copy of the package with one upward import added."""
+    copy = tmp_path / "bpwidgets"
+    for path in PACKAGE.rglob("*.py"):
+        target = copy / path.relative_to(PACKAGE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text())
+    assert violations(copy) == []
+    with open(copy / module, "a") as file:
+        file.write("\n" + source)
+    (problem,) = violations(copy)
+    assert expected in problem
