@@ -314,3 +314,9 @@ def test_readme_library_example_prints_what_the_readme_says():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert run.stdout == printed
+
+
+def test_readme_parameter_table_is_the_schema():
+    from bpwidgets.session.schema import markdown_table
+
+    assert markdown_table() in (ROOT / "README.md").read_text()

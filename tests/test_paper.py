@@ -1,4 +1,4 @@
-"""The numbers the figure notebooks state, against the physics (PHYSICS.md and the paper).
+"""The numbers the figure notebooks state, against the physics (docs/physics.md and the paper).
 
 At the paper's size (L = 60, ten seeds) every delta and both connection rules;
 at L = 500, where the finite-size comb is gone, the strongest disorder.
@@ -29,9 +29,10 @@ DEBYE_TOLERANCE = 0.05
 MIN_BOSON_EXCESS = 0.10
 #: Where the paper puts the Boson peak (omega = 0.5), with room for the kernel's resolution.
 BOSON_PEAK_RANGE = (0.3, 0.8)
-#: Van Hove peak of the square lattice with t = 1: omega = 2 (PHYSICS.md).
+#: Van Hove peak of the square lattice with t = 1: omega = 2 (docs/physics.md, "Exact results").
 VAN_HOVE_RANGE = (1.8, 2.2)
-#: Mean Z of the cutoff networks from an independent dense computation (PHYSICS.md).
+#: Mean Z of the cutoff networks from an independent dense computation
+#: (docs/physics.md, "Choices the paper leaves open").
 REFERENCE_MEAN_Z = {0.1: 3.21, 0.2: 3.75, 0.3: 4.31}
 MEAN_Z_TOLERANCE = 0.01
 
