@@ -157,8 +157,9 @@ class Parameters:
         Seed of the first network; the others follow consecutively.
     """
 
-    delta: float = field_of("delta").default
+    # The order of the fields is that of exported files' metadata: keep it.
     size: int = field_of("size").default
+    delta: float = field_of("delta").default
     connection: str = field_of("connection").default
     spring: str = field_of("spring").default
     n_seeds: int = field_of("n_seeds").default
