@@ -506,7 +506,7 @@ def dashboard_figure(network_view, dos, peak, coordination, fractions, mean_coor
     Parameters
     ----------
     network_view : bpwidgets.views.plotdata.NetworkView
-        ``snapshot.view``.
+        ``network_view(snapshot.network)``.
     dos : bpwidgets.ReducedDOS
         ``snapshot.dos``.
     peak : bpwidgets.BosonPeak or None

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 __all__ = [
-    "CLASS_CONFIG", "DEFAULT_PORT", "NOTEBOOK", "ROOT", "class_config", "main", "voila_arguments",
+    "CLASS_CONFIG", "DEFAULT_PORT", "NOTEBOOK", "ROOT", "class_config", "main", "request_query",
+    "voila_arguments",
 ]
 
 #: Voila's own default port.
@@ -44,6 +45,21 @@ def voila_arguments(port: int) -> list[str]:
         "--Voila.ip=127.0.0.1",
         "--no-browser",
     ]
+
+
+def request_query(environ=None) -> str:
+    """The query string of the page request that started this kernel.
+
+    In a preheated kernel (``VOILA_PREHEAT=True``) the notebook runs before any
+    page asks for it: this waits for the request (``voila.utils.wait_for_request``),
+    which then sets the same variables as for an ordinary kernel.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("VOILA_PREHEAT", "False") != "False":
+        from voila.utils import wait_for_request
+
+        wait_for_request()
+    return environ.get("QUERY_STRING", "")
 
 
 def main(argv=None) -> int:

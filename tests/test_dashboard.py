@@ -7,6 +7,8 @@ thread have tests of their own (``test_session.py``, ``test_worker.py``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nbformat
 import numpy as np
 import pytest
@@ -301,7 +303,8 @@ def test_refused_parameters_show_a_message_and_controls_recover(small_dashboard)
     assert "seed must be a non-negative integer" in _status(small_dashboard)
     assert "Traceback" not in _status(small_dashboard)
     assert small_dashboard.snapshot is shown  # the panels keep the last good result
-    small_dashboard.controls.first_seed.value = 0
+    # The controls show what they can (the box holds its bound) and a move recovers.
+    assert small_dashboard.controls.first_seed.value == 0
     small_dashboard.controls.delta.value = 0.1
     assert "bp-status-ready" in _status(small_dashboard)
     assert small_dashboard.snapshot.network.delta == 0.1
@@ -349,6 +352,38 @@ def test_background_dashboard_draws_the_latest_value():
     assert dashboard.snapshot.request.parameters.delta == 0.25
     assert "δ = 0.25" in _status(dashboard)
     dashboard.close()
+
+
+def test_controls_query_and_readme_follow_the_schema(monkeypatch):
+    """Changing a range in the schema changes the slider and the link parser with it."""
+    from bpwidgets.app import controls as controls_module
+    from bpwidgets.session import schema, share
+
+    wider = tuple(replace(f, high=400) if f.name == "size" else f for f in schema.FIELDS)
+    monkeypatch.setattr(schema, "FIELDS", wider)
+    monkeypatch.setattr(schema, "_BY_NAME", {f.name: f for f in wider})
+    monkeypatch.setattr(share, "_BY_KEY", {f.key: f for f in wider})
+    monkeypatch.setattr(controls_module, "FIELDS", wider)
+    assert controls_module.Controls(Parameters()).size.max == 400
+    assert share.parse_query("size=400")[0].size == 400
+    assert "from 10 to 400" in schema.markdown_table()
+
+
+def test_a_session_change_moves_the_controls_and_the_link(small_dashboard):
+    small_dashboard.session.update(delta=0.12, n_seeds=2)
+    controls = small_dashboard.controls
+    assert (controls.delta.value, controls.n_seeds.value) == (0.12, 2)
+    assert "delta=0.12" in small_dashboard.lecture.link.value
+    assert small_dashboard.snapshot.request.parameters == controls.parameters
+    controls.spring.value = "constant"  # the next control change keeps the session's delta
+    assert small_dashboard.snapshot.request.parameters.delta == 0.12
+
+
+def test_parameters_outside_the_schema_are_refused_up_front():
+    with pytest.raises(ValueError, match="first_seed must be an integer from 0"):
+        Dashboard(first_seed=-1, background=False)
+    with pytest.raises(ValueError, match="size must be an integer from 10 to 300"):
+        Dashboard(size=35, background=False)
 
 
 # -- notebook and server --------------------------------------------------------------------

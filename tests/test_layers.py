@@ -27,10 +27,15 @@ LAYERS = (
 #: (that would be a cycle through the package), every other layer may.
 ROOT = "bpwidgets"
 #: Libraries a layer may not import, whatever it imports from the package.
-FORBIDDEN_LIBRARIES = {
-    "core": ("ipywidgets", "bqplot", "matplotlib", "voila"),
-    "session": ("ipywidgets", "bqplot", "matplotlib"),
-    "views": ("ipywidgets", "bqplot", "matplotlib"),
+_PAGE_LIBRARIES = ("ipywidgets", "bqplot", "matplotlib", "voila", "IPython", "ipykernel",
+                   "traitlets")
+FORBIDDEN_LIBRARIES = {"core": _PAGE_LIBRARIES, "session": _PAGE_LIBRARIES,
+                       "views": _PAGE_LIBRARIES}
+#: Inside the core, a module imports only modules of a lower rank (so no cycle can form);
+#: docs/architecture.md gives the same order.
+CORE_RANKS = {
+    "parallel": 0, "network": 1, "analysis": 1, "linalg": 2, "debye": 3, "kpm": 3,
+    "dos": 4, "modes": 5, "toy": 5, "paper": 6,
 }
 
 
@@ -68,7 +73,16 @@ def imports_of(path: Path, module: str) -> list:
             # ``from bpwidgets.core import network`` imports the submodule, and
             # ``from bpwidgets.core.dos import reduced_dos`` the module: see _existing.
             found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Call) and _call_name(node) in ("import_module", "__import__"):
+            # importlib.import_module("bpwidgets.app") imports as much as a statement.
+            if node.args and isinstance(node.args[0], ast.Constant):
+                found.append((node.lineno, str(node.args[0].value)))
     return found
+
+
+def _call_name(call) -> str:
+    function = call.func
+    return function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
 
 
 def violations(root: Path) -> list:
@@ -89,6 +103,9 @@ def violations(root: Path) -> list:
                         f"{where}: {LAYERS[own][0]} module {module} imports "
                         f"{LAYERS[layer_of(target)][0]} module {target}"
                     )
+                elif own == 0 and target != ROOT and not _core_order_kept(module, target):
+                    problems.append(f"{where}: core module {module} imports {target}, "
+                                    "which is not below it in the core's order")
             elif target.split(".")[0] in FORBIDDEN_LIBRARIES.get(LAYERS[own][0], ()):
                 problems.append(f"{where}: {LAYERS[own][0]} module {module} imports {target}")
         if _has_module_getattr(path):
@@ -108,19 +125,36 @@ def _existing(target: str, root: Path) -> str:
     return ".".join(parts)
 
 
+def _core_order_kept(module: str, target: str) -> bool:
+    """Whether a core module's import of another core module goes down the order."""
+    ranks = [CORE_RANKS.get(name.split(".")[2]) if name.count(".") >= 2 else None
+             for name in (module, target)]
+    if None in ranks:  # the core package itself, or a module missing from CORE_RANKS
+        return module.count(".") < 2 or target == "bpwidgets.core"
+    return ranks[1] < ranks[0]
+
+
 def _has_module_getattr(path: Path) -> bool:
     tree = ast.parse(path.read_text())
-    return any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
-               for node in tree.body)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            return True
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__getattr__" for t in node.targets):
+            return True
+    return False
 
 
 def test_no_import_runs_upward():
     assert violations(PACKAGE) == []
 
 
-def test_every_module_has_a_layer():
+def test_every_module_has_a_layer_and_every_core_module_a_rank():
     for path in PACKAGE.rglob("*.py"):
-        layer_of(module_name(path, PACKAGE))
+        module = module_name(path, PACKAGE)
+        layer_of(module)
+        if module.startswith("bpwidgets.core."):
+            assert module.split(".")[2] in CORE_RANKS, f"{module}: add it to CORE_RANKS"
 
 
 @pytest.mark.parametrize("module, source, expected", [
@@ -133,6 +167,14 @@ def test_every_module_has_a_layer():
      "imports views module bpwidgets.views.plotdata"),
     ("views/plotdata.py", "import ipywidgets\n", "imports ipywidgets"),
     ("core/network.py", "def __getattr__(name):\n    pass\n", "module-level __getattr__"),
+    ("core/network.py", "__getattr__ = print\n", "module-level __getattr__"),
+    ("session/share.py", "def f():\n    from voila.utils import wait_for_request\n",
+     "imports voila.utils"),
+    ("views/toyplot.py", "import importlib\nimportlib.import_module('bpwidgets.app')\n",
+     "imports top module bpwidgets.app"),
+    ("core/linalg.py", "from .dos import reduced_dos\n",
+     "core module bpwidgets.core.linalg imports bpwidgets.core.dos, which is not below it"),
+    ("core/debye.py", "from . import kpm\n", "imports bpwidgets.core.kpm, which is not below"),
 ])
 def test_an_upward_import_is_caught(tmp_path, module, source, expected):
     """The check fails on a copy of the package with one upward import added."""

@@ -36,7 +36,8 @@ from bpwidgets.core.paper import PAPER_DELTAS
 from bpwidgets.session.pipeline import Request, compute
 from bpwidgets.session.presets import PRESETS
 from bpwidgets.session.schema import Parameters
-from bpwidgets.session.share import page_url, parse_query, request_query, state_query
+from bpwidgets.serve import request_query
+from bpwidgets.session.share import page_url, parse_query, state_query
 from bpwidgets.views.plotdata import PIN_COLORS, result_summary
 from bpwidgets.serve import CLASS_CONFIG, ROOT, class_config
 
@@ -192,6 +193,9 @@ def test_query_opens_the_state_and_the_link_round_trips():
     ("seeds=0", "n_seeds", 10),
     ("seeds=2.5", "n_seeds", 10),
     ("seed=-1", "first_seed", 0),
+    ("size=inf", "size", 60),
+    ("seeds=1e400", "n_seeds", 10),
+    ("seed=-inf", "first_seed", 0),
     ("connection=random", "connection", "cutoff"),
     ("spring=hooke", "spring", "inverse"),
 ])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -77,30 +76,14 @@ def test_parameters_take_their_defaults_and_choices_from_the_schema():
     from bpwidgets.session.schema import FIELDS, field_of
 
     assert Parameters() == Parameters(**{f.name: f.default for f in FIELDS})
-    assert [c for c, _ in field_of("connection").choices] == list(CONNECTIONS)
-    assert [s for s, _ in field_of("spring").choices] == list(SPRINGS)
+    assert [c.value for c in field_of("connection").choices] == list(CONNECTIONS)
+    assert [s.value for s in field_of("spring").choices] == list(SPRINGS)
     assert Parameters(size=80, delta=0.25).checked() == Parameters(size=80, delta=0.25)
     for bad, name in ((dict(size=85), "size"), (dict(delta=0.7), "delta"),
                       (dict(n_seeds=True), "n_seeds"), (dict(connection="random"), "connection"),
                       (dict(first_seed=-1), "first_seed")):
         with pytest.raises(ValueError, match=name):
             Parameters(**bad).checked()
-
-
-def test_controls_query_and_readme_follow_the_schema(monkeypatch):
-    """Changing a range in the schema changes the slider and the link parser with it."""
-    from bpwidgets.app.controls import Controls
-    from bpwidgets.session import schema, share
-
-    wider = tuple(replace(f, high=400) if f.name == "size" else f for f in schema.FIELDS)
-    monkeypatch.setattr(schema, "FIELDS", wider)
-    monkeypatch.setattr(schema, "_BY_NAME", {f.name: f for f in wider})
-    monkeypatch.setattr(share, "_BY_KEY", {f.key: f for f in wider})
-    import bpwidgets.app.controls as controls_module
-    monkeypatch.setattr(controls_module, "FIELDS", wider)
-    assert Controls(Parameters()).size.max == 400
-    assert share.parse_query("size=400")[0].size == 400
-    assert "from 10 to 400" in schema.markdown_table()
 
 
 # -- the session, driven without widgets ------------------------------------------------------
@@ -177,6 +160,19 @@ def test_a_failure_is_a_message_on_the_page_and_a_traceback_in_the_log(monkeypat
     session.update(delta=0.3)
     assert recorder.statuses[-1].kind == "ready"
     session.close()
+
+
+def test_a_brush_after_the_preview_shows_it_again_with_weights_then_the_average():
+    """Brushing while the rest of the seeds average: the preview's seeds are not redone."""
+    parameters = Parameters(size=24, n_seeds=cores() + 2)
+    preview, _ = list(compute_stages(Request(parameters)))
+    again, final = list(compute_stages(Request(parameters, (0.3, 0.7)), preview))
+    assert not again.complete and final.complete
+    assert again.dos is preview.dos and again.weights is not None
+    assert final.networks is preview.networks and final.local is again.local
+    np.testing.assert_array_equal(final.dos.per_seed[: len(preview.dos.seeds)],
+                                  preview.dos.per_seed)
+    assert final.dos.seeds == parameters.seeds
 
 
 def test_a_brush_while_averaging_reuses_the_preview_networks(monkeypatch):

@@ -25,27 +25,20 @@ __all__ = ["CONTINUOUS_MAX_SIZE", "Controls"]
 #: Largest grid on which the delta slider reports values while being dragged.
 #: Above it a computation takes longer than a drag step, so only the release counts.
 CONTINUOUS_MAX_SIZE = 100
-#: Tooltips of the choices, by value.
-_TOOLTIPS = {
-    "nearest": "lattice neighbours: Z = 4 everywhere",
-    "cutoff": "a spring between every pair closer than a + δ",
-    "inverse": "stiffness t = 1/r",
-    "constant": "stiffness t = 1 for every spring",
-}
 _STYLE = {"description_width": "10em"}
 
 
 def _control(field, value):
     """The widget of one field: a toggle for a choice, a slider or a box for a number."""
     common = dict(value=value, description=field.label, style=_STYLE)
-    if field.choices:
+    if field.control == "toggle":
         return ToggleButtons(
-            options=[(label, choice) for choice, label in field.choices],
-            tooltips=[_TOOLTIPS[choice] for choice, _ in field.choices],
+            options=[(choice.label, choice.value) for choice in field.choices],
+            tooltips=[choice.tooltip for choice in field.choices],
             **{**common, "style": {**_STYLE, "button_width": "9.5em"}},
         )
     bounds = dict(min=field.low, max=field.high, step=field.step)
-    if field.name == "first_seed":
+    if field.control == "box":
         return BoundedIntText(**common, **bounds, layout=Layout(width="16em"))
     wide = Layout(width="29em")
     if field.kind is float:
@@ -62,9 +55,12 @@ class Controls(VBox):
         The parameter widgets (one per schema field); their ``value`` make up a
         :class:`~bpwidgets.session.schema.Parameters`.
     new_networks, pin, clear_pins : ipywidgets.Button
+    showing : bool
+        True while :meth:`show` sets the widgets.
     """
 
     def __init__(self, parameters: Parameters):
+        self.showing = False
         for field in FIELDS:
             setattr(self, field.name, _control(field, getattr(parameters, field.name)))
         self.new_networks = Button(description="new networks", icon="refresh",
@@ -100,9 +96,17 @@ class Controls(VBox):
         return Parameters(**values)
 
     def show(self, parameters: Parameters):
-        """Set every widget to ``parameters`` (observers fire per changed widget)."""
-        for name, widget in self.widgets.items():
-            widget.value = getattr(parameters, name)
+        """Set every widget to ``parameters``; :attr:`showing` is True meanwhile.
+
+        Observers fire per changed widget: they check :attr:`showing` to tell a value
+        set here from a user's move.
+        """
+        self.showing = True
+        try:
+            for name, widget in self.widgets.items():
+                widget.value = getattr(parameters, name)
+        finally:
+            self.showing = False
 
     def _continuous_below_limit(self, change=None):
         self.delta.continuous_update = self.size.value <= CONTINUOUS_MAX_SIZE

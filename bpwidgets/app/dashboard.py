@@ -16,8 +16,8 @@ import numpy as np
 from ipywidgets import HTML, HBox, Layout, Tab, VBox
 
 from ..session import Listener, Parameters, Session
-from ..session.presets import PRESETS
-from ..session.share import page_link, page_url, parse_query, request_query, state_query
+from ..serve import request_query
+from ..session.share import page_link, page_url, parse_query, state_query
 from ..views.plotdata import network_view, snapshot_summary
 from .controls import Controls
 from .export import PREPARING, STALE, download_html, export_files
@@ -67,7 +67,7 @@ class Dashboard(VBox, Listener):
     """
 
     def __init__(self, *, projector=False, page=None, background=True, **parameters):
-        self.controls = Controls(Parameters(**parameters))
+        self.controls = Controls(Parameters(**parameters).checked())
         self.lecture = LectureTools()
         self.summary, self.status = HTML(), HTML()
         self.summary.add_class("bp-summary")
@@ -77,7 +77,7 @@ class Dashboard(VBox, Listener):
         self.toy_model = ToyModel()
         self.view = None
         self._page = page_url() if page is None else page
-        self._syncing_selection = self._quiet = False
+        self._syncing_selection = False
         self.session = Session(self.controls.parameters, listener=self, background=background,
                                reduce=self.lecture.reduce)
         left = VBox([self.controls, self.status, self.summary, self.lecture],
@@ -143,13 +143,7 @@ class Dashboard(VBox, Listener):
     def apply_preset(self, name):
         """Set every control as the preset says and pin its references (one computation)."""
         self.lecture.play.playing = False
-        self._quiet = True
-        try:
-            self.controls.show(PRESETS[name].parameters)
-        finally:
-            self._quiet = False
-        self.session.apply_preset(name)
-        self._update_link()
+        self._guarded(lambda: self.session.apply_preset(name))
 
     def export_files(self, *, figures=True) -> dict:
         """The files the download links offer: ``{name: bytes}`` of what the page shows."""
@@ -175,21 +169,22 @@ class Dashboard(VBox, Listener):
             widget.observe(self._parameters_changed, "value")
         self.controls.pin.on_click(lambda _: self._guarded(self.session.pin))
         self.controls.clear_pins.on_click(lambda _: self._guarded(self.session.clear_pins))
-        self.dos_panel.brush.observe(lambda _: self.session.brush(self.window), "selected")
+        self.dos_panel.brush.observe(
+            lambda _: self._guarded(lambda: self.session.brush(self.window)), "selected")
         self.coordination_panel.bars.observe(self._select_bars, "selected")
         for name, button in self.lecture.presets.items():
             button.on_click(lambda _button, name=name: self.apply_preset(name))
         self.lecture.bind(self.controls.delta)
-        self.lecture.play.observe(lambda change: change["new"] or self.session.refresh(),
-                                  "playing")  # pausing computes the full request again
-        self.lecture.projector.observe(lambda change: self._projector(change["new"]), "value")
+        self.lecture.play.observe(  # pausing computes the full request again
+            lambda change: change["new"] or self._guarded(self.session.refresh), "playing")
+        self.lecture.projector.observe(
+            lambda change: self._guarded(lambda: self._projector(change["new"])), "value")
         self.lecture.prepare_export.on_click(lambda _: self._guarded(self._prepare_export))
 
     def _parameters_changed(self, change=None):
         self._update_link()
-        if not self._quiet:
-            self.session.parameters = self.controls.parameters
-            self.session.refresh()
+        if not self.controls.showing:
+            self._guarded(lambda: self.session.update(**vars(self.controls.parameters)))
 
     def _guarded(self, action):
         try:
@@ -230,6 +225,10 @@ class Dashboard(VBox, Listener):
         self.lecture.show_link(self.link)
 
     # -- drawing: session -> marks (the Listener methods, under the session's lock) -------
+
+    def parameters_changed(self, parameters):
+        self.controls.show(parameters)  # the session asked for these: no request per control
+        self._update_link()
 
     def snapshot_changed(self, snapshot, previous):
         new_networks = previous is None or previous.networks is not snapshot.networks

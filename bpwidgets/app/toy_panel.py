@@ -10,7 +10,6 @@ reassigns data inside ``hold_sync``.
 
 from __future__ import annotations
 
-
 import numpy as np
 from bqplot import Axis, Figure, Label, LinearScale, Lines, Scatter
 from ipywidgets import HTML, Button, Dropdown, FloatLogSlider, HBox, Layout, VBox

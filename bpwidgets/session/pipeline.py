@@ -173,9 +173,9 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
     if dos is None:
         dos = reduced_dos_of(networks[: preview_seeds(len(networks))],
                              moments=DOS_MOMENTS, vectors=vectors)
-        if len(dos.seeds) < len(networks):
-            yield _with_dos(snapshot, dos, complete=False)
     if len(dos.seeds) < len(networks):
+        # A reused preview is shown again at once, with the new window's weights.
+        yield _with_dos(snapshot, dos, complete=False)
         dos = _average(networks, dos, vectors)
     yield _with_dos(snapshot, dos, complete=True)
 

@@ -3,7 +3,7 @@
 A :class:`Preset` sets every model parameter and names the displacements whose
 curves are pinned as references, so a lecturer reproduces a figure of the paper
 (C. Jiang, *Microscopic origin of Boson peak in amorphous solids*) in one click.
-Plain data: the dashboard applies it.
+Plain data: :meth:`bpwidgets.session.Session.apply_preset` applies it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from ..core.paper import PAPER_DELTAS
 from .schema import Parameters
 
 __all__ = ["PRESETS", "Preset"]
-
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,35 @@ from this table: the :class:`Parameters` defaults, the controls
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, fields
 
 from ..core.network import CONNECTIONS, SPRINGS
 
-__all__ = ["FIELDS", "Field", "Parameters", "field_of", "markdown_table"]
+__all__ = ["FIELDS", "Choice", "Field", "Parameters", "field_of", "markdown_table", "short_name"]
 
-#: Labels of the core's connection rules and spring laws, in the physics' words.
-_CONNECTION_LABELS = {"nearest": "nearest neighbours", "cutoff": "cutoff a + δ"}
-_SPRING_LABELS = {"inverse": "t = 1/r", "constant": "constant t = 1"}
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a choice: the core's value, its label, a short name, a tooltip."""
+
+    value: str
+    label: str
+    short: str
+    tooltip: str
+
+
+#: The core's connection rules and spring laws, in the physics' words.
+_CHOICES = {
+    "nearest": Choice("nearest", "nearest neighbours", "nearest",
+                      "lattice neighbours: Z = 4 everywhere"),
+    "cutoff": Choice("cutoff", "cutoff a + δ", "cutoff",
+                     "a spring between every pair closer than a + δ"),
+    "inverse": Choice("inverse", "t = 1/r", "1/r", "stiffness t = 1/r"),
+    "constant": Choice("constant", "constant t = 1", "t = 1",
+                       "stiffness t = 1 for every spring"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,10 +57,12 @@ class Field:
     default : int, float or str
     low, high, step : number, optional
         Range and step of a number; a value off the steps cannot be shown by a slider.
-    choices : tuple of (value, label), optional
+    choices : tuple of Choice, optional
         The options of a choice, in the core's order.
     help : str
         One line saying what it is (the README table, tooltips).
+    control : {"slider", "box", "toggle"}
+        How the page sets it: a slider, a number box, or toggle buttons for a choice.
     """
 
     name: str
@@ -53,6 +74,7 @@ class Field:
     step: object = None
     choices: tuple = ()
     help: str = ""
+    control: str = "slider"
 
     @property
     def kind(self) -> type:
@@ -72,7 +94,7 @@ class Field:
         ValueError: size must be an integer from 10 to 300 in steps of 10; got 85
         """
         if self.choices:
-            allowed = [choice for choice, _ in self.choices]
+            allowed = [choice.value for choice in self.choices]
             if isinstance(value, str) and value in allowed:
                 return value
             raise ValueError(
@@ -86,7 +108,7 @@ class Field:
     def describe(self) -> str:
         """What the field allows, in words: "an integer from 10 to 300 in steps of 10"."""
         if self.choices:
-            return " or ".join(choice for choice, _ in self.choices)
+            return " or ".join(choice.value for choice in self.choices)
         what = "an integer" if self.kind is int else "a number"
         step = "" if self.step in (None, 1) else f" in steps of {self.step}"
         return f"{what} from {self.low} to {self.high}{step}"
@@ -103,7 +125,7 @@ def _as_number(value, kind):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     value = float(value)
-    if value != value:  # nan
+    if not math.isfinite(value):
         return None
     if kind is int:
         return int(value) if value == int(value) else None
@@ -117,15 +139,15 @@ FIELDS = (
     Field("size", "size", "grid size L", 60, 10, 300, 10,
           help="linear size of the periodic L × L lattice (the paper: 60)"),
     Field("connection", "connection", "springs", "cutoff",
-          choices=tuple((c, _CONNECTION_LABELS[c]) for c in CONNECTIONS),
+          choices=tuple(_CHOICES[c] for c in CONNECTIONS), control="toggle",
           help="lattice neighbours (Z = 4), or every pair closer than a + δ (Z fluctuates)"),
     Field("spring", "spring", "spring strength", "inverse",
-          choices=tuple((s, _SPRING_LABELS[s]) for s in SPRINGS),
+          choices=tuple(_CHOICES[s] for s in SPRINGS), control="toggle",
           help="stiffness t = 1/r, or t = 1 for every spring"),
     Field("n_seeds", "seeds", "random networks", 10, 1, 20, 1,
           help="number of random networks averaged (the paper: 10)"),
     Field("first_seed", "seed", "first seed", 0, 0, 10**9, 1,
-          help="seed of the first network; the others follow consecutively"),
+          help="seed of the first network; the others follow consecutively", control="box"),
 )
 
 _BY_NAME = {f.name: f for f in FIELDS}
@@ -134,6 +156,11 @@ _BY_NAME = {f.name: f for f in FIELDS}
 def field_of(name: str) -> Field:
     """The :class:`Field` of a :class:`Parameters` attribute."""
     return _BY_NAME[name]
+
+
+def short_name(value: str) -> str:
+    """Short name of a connection rule or spring law, for labels: ``"1/r"``."""
+    return _CHOICES[value].short
 
 
 @dataclass(frozen=True)

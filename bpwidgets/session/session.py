@@ -18,18 +18,16 @@ import numpy as np
 
 from .pipeline import Request, Snapshot, compute, compute_stages
 from .presets import PRESETS
-from .schema import Parameters
+from .schema import Parameters, short_name
 from .worker import LatestWorker
 
-__all__ = ["SHORT_NAMES", "Listener", "Pin", "Session", "Status"]
+__all__ = ["Listener", "Pin", "Session", "Status"]
 
 _log = logging.getLogger("bpwidgets")
 
-#: Short names of the model choices, for labels and the status line.
-SHORT_NAMES = {"nearest": "nearest", "cutoff": "cutoff", "inverse": "1/r", "constant": "t = 1"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pin:
     """A pinned reference: a result's label, mean reduced DOS and histogram.
 
@@ -55,8 +53,8 @@ class Pin:
         """The pin of a computed result."""
         p = snapshot.request.parameters
         return cls(
-            label=(f"δ = {p.delta:.2f}, {SHORT_NAMES[p.connection]}, "
-                   f"{SHORT_NAMES[p.spring]}, L = {p.size}"),
+            label=(f"δ = {p.delta:.2f}, {short_name(p.connection)}, "
+                   f"{short_name(p.spring)}, L = {p.size}"),
             parameters=p, omega=np.array(snapshot.dos.omega), mean=np.array(snapshot.dos.mean),
             z=snapshot.coordination, fractions=snapshot.fractions,
         )
@@ -73,6 +71,9 @@ class Status:
 
 class Listener:
     """What a view is told. Every method runs under :attr:`Session.lock`; none may block."""
+
+    def parameters_changed(self, parameters: Parameters) -> None:
+        """The parameters asked for changed (a preset, a script): show them."""
 
     def snapshot_changed(self, snapshot: Snapshot, previous: Snapshot | None) -> None:
         """A new result is to be shown (``previous`` is the one shown before)."""
@@ -160,7 +161,7 @@ class Session:
 
     def update(self, **changes):
         """Change parameters (``update(delta=0.2)``) and compute the new result."""
-        self.parameters = replace(self.parameters, **changes)
+        self._set_parameters(replace(self.parameters, **changes))
         self.refresh()
 
     def brush(self, window):
@@ -178,7 +179,7 @@ class Session:
     def apply_preset(self, name: str):
         """Take a preset's parameters and pin its references (one computation)."""
         preset = PRESETS[name]
-        self.parameters = preset.parameters
+        self._set_parameters(preset.parameters)
         request = self.request()
         self._worker.submit(lambda: _preset_stages(preset, request), self._deliver)
 
@@ -257,14 +258,20 @@ class Session:
         p = snapshot.request.parameters
         seeds = snapshot.dos.seeds
         text = (
-            f"L = {p.size}, δ = {p.delta:.2f}, {SHORT_NAMES[p.connection]}, "
-            f"{SHORT_NAMES[p.spring]}, seeds {seeds[0]}–{seeds[-1]}; "
+            f"L = {p.size}, δ = {p.delta:.2f}, {short_name(p.connection)}, "
+            f"{short_name(p.spring)}, seeds {seeds[0]}–{seeds[-1]}; "
             f"mean Z = {snapshot.mean_coordination:.2f}"
         )
         if snapshot.weights is not None:
             low, high = snapshot.request.window
             text += f"; nodes coloured by their share of the modes with {low:.2f} ≤ ω ≤ {high:.2f}"
         return text
+
+    def _set_parameters(self, parameters):
+        with self.lock:
+            if parameters != self.parameters:
+                self.parameters = parameters
+                self._listener.parameters_changed(parameters)
 
     def _set_pins(self, pins):
         self.pins = tuple(pins)
@@ -282,8 +289,9 @@ class Session:
     def _show_failure(self, error):
         """Last resort when delivering failed twice: the status line alone, no drawing."""
         message = f"Something went wrong ({type(error).__name__}); see the server's log"
-        self.status = Status("error", message, self.status.generation + 1)
-        self._listener.status_changed(self.status)
+        with self.lock:
+            self.status = Status("error", message, self.status.generation + 1)
+            self._listener.status_changed(self.status)
 
 
 def _preset_stages(preset, request):

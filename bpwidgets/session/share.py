@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .schema import FIELDS, Parameters
 
-__all__ = ["page_link", "page_url", "parse_query", "request_query", "state_query"]
+__all__ = ["page_link", "page_url", "parse_query", "state_query"]
 
 #: Query key -> its parameter's field (:data:`~bpwidgets.session.schema.FIELDS`).
 _BY_KEY = {f.key: f for f in FIELDS}
@@ -126,19 +126,3 @@ def page_url(environ=None) -> str:
 def page_link(query: str, base: str = "") -> str:
     """``base?query``: the link to copy (relative to the page when ``base`` is empty)."""
     return f"{base}?{query}"
-
-
-def request_query(environ=None) -> str:
-    """The query string of the page request that started this kernel.
-
-    In a preheated kernel (``VOILA_PREHEAT=True``) the notebook runs before any
-    page asks for it: this waits for the request (``voila.utils.wait_for_request``),
-    which then sets the same variables as for an ordinary kernel.
-    """
-    environ = os.environ if environ is None else environ
-    if environ.get("VOILA_PREHEAT", "False") != "False":
-        from voila.utils import wait_for_request
-
-        wait_for_request()
-    return environ.get("QUERY_STRING", "")
-

@@ -66,8 +66,6 @@ PIN_COLORS = tuple(
 STIFFNESS_GRAYS = ("#c8c8c8", "#969696", "#5a5a5a")
 
 
-
-
 def coordination_color(z: int) -> str:
     """Colour of coordination number ``z`` (clipped to the palette's range)."""
     lowest, highest = min(_COORDINATION_COLORS), max(_COORDINATION_COLORS)
