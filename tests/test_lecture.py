@@ -245,12 +245,15 @@ def test_page_address_from_what_voila_tells_the_kernel():
 
 def test_text_summary_follows_the_result(small_dashboard):
     snapshot = small_dashboard.snapshot
-    assert result_summary(snapshot.mean_coordination, snapshot.peak) in small_dashboard.summary.value
+    expected = result_summary(snapshot.mean_coordination, snapshot.peak,
+                              snapshot.mean_coordination_error)
+    assert expected in small_dashboard.summary.value
+    assert " ± " in expected  # three seeds: the mean Z has an error bar
     assert 'aria-live="polite"' in small_dashboard.summary.value
     before = small_dashboard.summary.value
     small_dashboard.controls.delta.value = 0.1
     assert small_dashboard.summary.value != before
-    assert f"mean Z {small_dashboard.snapshot.mean_coordination:.2f}" in small_dashboard.summary.value
+    assert f"mean Z {small_dashboard.snapshot.mean_coordination:.2f} ± " in small_dashboard.summary.value
 
 
 def _widgets(root):
@@ -317,6 +320,16 @@ def test_csv_holds_exactly_what_the_panels_show(small_dashboard):
     assert header["parameters"]["delta"] == 0.2 and header["seeds"] == [0, 1, 2]
     assert header["debye_level"] == dos.network_debye.y[0]
     assert {"numpy", "scipy", "bpwidgets"} <= set(header["versions"])
+    # The errors travel with the numbers.
+    snapshot = small_dashboard.snapshot
+    error_omega, error = _curve(rows, "reduced_dos_error", "mean")
+    np.testing.assert_array_equal(error_omega, dos.mean.x)
+    np.testing.assert_array_equal(error, snapshot.dos.mean_error)
+    assert np.all(error[error_omega < 2.0] > 0)  # the band has a width wherever modes are
+    assert header["debye_level_error"] == snapshot.dos.debye_level_error > 0
+    assert header["mean_coordination_error"] == snapshot.mean_coordination_error > 0
+    if snapshot.peak is not None:
+        assert header["boson_peak_excess_error"] == snapshot.peak.excess_error
 
 
 def test_npz_holds_the_same_arrays(small_dashboard):
@@ -324,6 +337,8 @@ def test_npz_holds_the_same_arrays(small_dashboard):
     archive = np.load(io.BytesIO(data_npz(small_dashboard.snapshot, small_dashboard.pins)))
     np.testing.assert_array_equal(archive["reduced_dos_mean"], small_dashboard.dos_panel.mean.y)
     np.testing.assert_array_equal(archive["reduced_dos_per_seed"], small_dashboard.dos_panel.per_seed.y)
+    np.testing.assert_array_equal(archive["reduced_dos_mean_error"],
+                                  small_dashboard.snapshot.dos.mean_error)
     np.testing.assert_array_equal(archive["seeds"], [0, 1, 2])
     np.testing.assert_array_equal(archive["pinned_reduced_dos"],
                                   np.atleast_2d(small_dashboard.dos_panel.pins.y))

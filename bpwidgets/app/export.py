@@ -80,22 +80,34 @@ def _metadata(snapshot) -> dict:
         "parameters": asdict(p),
         "seeds": [int(s) for s in snapshot.dos.seeds],
         "debye_level": float(snapshot.dos.debye_level),
+        "debye_level_error": _finite(snapshot.dos.debye_level_error),
         "mean_coordination": float(snapshot.mean_coordination),
+        "mean_coordination_error": _finite(snapshot.mean_coordination_error),
         "boson_peak_omega": None if peak is None else peak.omega,
+        "boson_peak_omega_error": None if peak is None else _finite(peak.omega_error),
         "boson_peak_excess": None if peak is None else peak.excess,
-        "summary": result_summary(snapshot.mean_coordination, peak),
+        "boson_peak_excess_error": None if peak is None else _finite(peak.excess_error),
+        "summary": result_summary(snapshot.mean_coordination, peak,
+                                  snapshot.mean_coordination_error),
         "window": None if snapshot.request.window is None else list(snapshot.request.window),
         "versions": package_versions(),
     }
 
 
+def _finite(value):
+    """``value`` as a float, or None when it is not known (NaN): JSON has no NaN."""
+    return float(value) if np.isfinite(value) else None
+
+
 def data_csv(snapshot, pins=()) -> str:
     """Every curve and histogram the panels show, as one tidy CSV table.
 
-    ``#`` lines first carry the parameters, seeds, Debye level, mean Z and package
+    ``#`` lines first carry the parameters, seeds, Debye level, mean Z, the Boson
+    peak, their standard errors (``null`` when not estimated) and package
     versions (as JSON values). Then a table with :data:`CSV_COLUMNS`: ``quantity``
-    is ``reduced_dos``, ``crystal_reduced_dos`` or ``coordination_fraction``;
-    ``curve`` is ``mean``, ``seed`` (with its ``seed``), ``crystal``, ``live`` or
+    is ``reduced_dos``, ``reduced_dos_error`` (the mean's standard error, NaN with
+    one seed), ``crystal_reduced_dos`` or ``coordination_fraction``; ``curve`` is
+    ``mean``, ``seed`` (with its ``seed``), ``crystal``, ``live`` or
     ``pinned: <label>``; ``x`` is omega or Z. Floats are written exactly (``repr``).
 
     Parameters
@@ -119,6 +131,7 @@ def data_csv(snapshot, pins=()) -> str:
                          for a, b in zip(x, y))
 
     rows("reduced_dos", "mean", "", omega, dos.mean)
+    rows("reduced_dos_error", "mean", "", omega, dos.mean_error)
     for seed, curve in zip(dos.seeds, np.atleast_2d(dos.per_seed)):
         rows("reduced_dos", "seed", int(seed), omega, curve)
     rows("crystal_reduced_dos", "crystal", "", omega, crystal_reduced_dos(omega))
@@ -133,7 +146,8 @@ def data_npz(snapshot, pins=()) -> bytes:
     """The same data as :func:`data_csv` as a compressed ``.npz`` archive.
 
     Arrays: ``omega``, ``reduced_dos_mean``, ``reduced_dos_per_seed`` (seeds x omega),
-    ``seeds``, ``debye_level``, ``crystal_reduced_dos``, ``coordination``,
+    ``reduced_dos_mean_error``, ``seeds``, ``debye_level``, ``crystal_reduced_dos``,
+    ``coordination``,
     ``coordination_fraction``, ``mean_coordination``; the pins as
     ``pinned_labels``, ``pinned_omega`` and ``pinned_reduced_dos`` (rows padded
     with NaN), ``pinned_coordination`` and ``pinned_coordination_fraction``; and
@@ -152,6 +166,7 @@ def data_npz(snapshot, pins=()) -> bytes:
         buffer,
         omega=np.asarray(dos.omega),
         reduced_dos_mean=np.asarray(dos.mean),
+        reduced_dos_mean_error=np.asarray(dos.mean_error),
         reduced_dos_per_seed=np.atleast_2d(dos.per_seed),
         seeds=np.asarray(dos.seeds, dtype=int),
         debye_level=np.float64(dos.debye_level),

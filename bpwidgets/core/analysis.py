@@ -8,7 +8,7 @@ through :func:`boson_peak_of`, so a peak is found the same way everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -17,11 +17,13 @@ __all__ = [
     "DOS_MOMENTS",
     "FINITE_SIZE_MODES",
     "MIN_PEAK_EXCESS",
+    "PEAK_FIT_HALF_WIDTH",
     "BosonPeak",
     "boson_peak",
     "boson_peak_of",
     "coordination_histogram",
     "lowest_frequency",
+    "plus_minus",
 ]
 
 #: The Boson peak is looked for below this frequency: in the paper it sits at omega ~ 0.5,
@@ -32,6 +34,9 @@ BOSON_PEAK_OMEGA_MAX = 1.2
 FINITE_SIZE_MODES = 2.0
 #: Smallest relative excess over the Debye level reported as a peak (KPM noise is below it).
 MIN_PEAK_EXCESS = 0.02
+#: Half-width in omega of the parabola fitted around a peak to place it between grid
+#: points (for its error): about the KPM resolution at ``DOS_MOMENTS`` moments.
+PEAK_FIT_HALF_WIDTH = 0.08
 #: Chebyshev moments the dashboard and the paper's numbers read a reduced DOS with.
 #: Resolution ~ pi omega_max / (2 K) ~ 0.07 at K = 64: it smooths the finite-size comb of a
 #: 60 x 60 cell (spacing ~ 2 pi / L ~ 0.1) yet resolves the Boson peak near omega = 0.5,
@@ -83,19 +88,49 @@ class BosonPeak:
     region_omega, region_upper, region_lower : ndarray
         The shaded region: omega, the curve, and the Debye level, where the curve
         is above the level around the peak.
+    omega_error, excess_error : float
+        Standard errors of ``omega`` and ``excess`` (:func:`boson_peak_of`); NaN
+        when not estimated (a single curve).
     """
 
     omega: float
     reduced_dos: float
     excess: float
-    region_omega: np.ndarray
-    region_upper: np.ndarray
-    region_lower: np.ndarray
+    region_omega: np.ndarray = field(repr=False)
+    region_upper: np.ndarray = field(repr=False)
+    region_lower: np.ndarray = field(repr=False)
+    omega_error: float = float("nan")
+    excess_error: float = float("nan")
 
     @property
     def label(self) -> str:
-        """Text written beside the peak."""
-        return f"Boson peak: ω = {self.omega:.2f}, g/ω {100 * self.excess:.0f} % above Debye"
+        """Text written beside the peak: ``"Boson peak: ω = 0.46 ± 0.02, 21 ± 2 % above Debye"``."""
+        return f"Boson peak: {self.position_text}, {self.excess_text} above Debye"
+
+    @property
+    def position_text(self) -> str:
+        """``"ω = 0.46 ± 0.02"``, without the error when it is not known."""
+        return f"ω = {self.omega:.2f}" + plus_minus(self.omega_error, "{:.2f}")
+
+    @property
+    def excess_text(self) -> str:
+        """``"21 ± 2 %"``: the excess in per cent."""
+        return (f"{100 * self.excess:.0f}" + plus_minus(100 * self.excess_error, "{:.0f}")
+                + " %")
+
+
+def plus_minus(error, fmt) -> str:
+    """`` ± error`` in ``fmt``, at least one unit of its last digit; "" when unknown (NaN).
+
+    Examples
+    --------
+    >>> plus_minus(0.0213, "{:.2f}"), plus_minus(0.001, "{:.2f}"), plus_minus(float("nan"), "{:.2f}")
+    (' ± 0.02', ' ± 0.01', '')
+    """
+    if not np.isfinite(error):
+        return ""
+    unit = 10.0 ** -len(fmt.format(0.0).partition(".")[2])
+    return " ± " + fmt.format(max(float(error), unit))
 
 
 def lowest_frequency(size: int) -> float:
@@ -157,7 +192,7 @@ def boson_peak(
     >>> omega = np.linspace(0.0, 3.0, 301)
     >>> bump = 0.2 * (1 + 0.25 * np.exp(-((omega - 0.5) / 0.2) ** 2))
     >>> boson_peak(omega, bump, 0.2).label
-    'Boson peak: ω = 0.50, g/ω 25 % above Debye'
+    'Boson peak: ω = 0.50, 25 % above Debye'
     """
     omega = np.asarray(omega, dtype=float)
     reduced_dos = np.asarray(reduced_dos, dtype=float)
@@ -190,11 +225,20 @@ def boson_peak(
 
 
 def boson_peak_of(dos, size: int):
-    """The Boson peak of a seed-averaged reduced DOS of L x L networks, or None.
+    """The Boson peak of a seed-averaged reduced DOS of L x L networks, with errors, or None.
 
     :func:`boson_peak` on ``dos.mean`` against ``dos.debye_level``, ignoring
     maxima below ``FINITE_SIZE_MODES`` times the cell's lowest frequency,
     where a finite cell's DOS is a comb of plane waves.
+
+    The errors are jackknife standard errors over the seeds: the peak of each
+    average that leaves one seed out (its curve and its Debye level). They hold
+    the seed-to-seed scatter, and with it the random vectors' noise of each
+    seed. The grid's maximum jumps from point to point, which the jackknife
+    would blow up, so the leave-one-out positions are the vertices of a
+    parabola fitted around each maximum (``PEAK_FIT_HALF_WIDTH``); the error is
+    at least half a grid step. With one seed, or when some leave-one-out
+    average has no peak, the errors are NaN (not estimated).
 
     Parameters
     ----------
@@ -205,8 +249,51 @@ def boson_peak_of(dos, size: int):
     Returns
     -------
     BosonPeak or None
+
+    Examples
+    --------
+    >>> from bpwidgets import reduced_dos
+    >>> result = reduced_dos(60, 0.3, connection="cutoff", spring="inverse", seeds=10,
+    ...                      moments=DOS_MOMENTS)
+    >>> peak = boson_peak_of(result, 60)
+    >>> 0 < peak.omega_error < 0.1, 0 < peak.excess_error < 0.05
+    (True, True)
     """
-    return boson_peak(
-        dos.omega, dos.mean, dos.debye_level,
-        omega_min=FINITE_SIZE_MODES * lowest_frequency(size),
-    )
+    omega_min = FINITE_SIZE_MODES * lowest_frequency(size)
+    peak = boson_peak(dos.omega, dos.mean, dos.debye_level, omega_min=omega_min)
+    n_seeds = len(dos.per_seed)
+    if peak is None or n_seeds < 2:
+        return peak
+    total, levels = dos.per_seed.sum(axis=0), np.asarray(dos.debye_levels)
+    positions, excesses = [], []
+    for seed in range(n_seeds):
+        left_out = boson_peak(
+            dos.omega, (total - dos.per_seed[seed]) / (n_seeds - 1),
+            (levels.sum() - levels[seed]) / (n_seeds - 1), omega_min=omega_min,
+        )
+        if left_out is None:
+            return peak
+        positions.append(_vertex(dos.omega, (total - dos.per_seed[seed]) / (n_seeds - 1),
+                                 left_out.omega))
+        excesses.append(left_out.excess)
+    half_step = 0.5 * float(np.min(np.diff(dos.omega)))
+    return replace(peak, omega_error=max(_jackknife_error(positions), half_step),
+                   excess_error=_jackknife_error(excesses))
+
+
+def _vertex(omega, curve, near) -> float:
+    """Vertex of the parabola fitted to ``curve`` within ``PEAK_FIT_HALF_WIDTH`` of ``near``."""
+    window = np.abs(omega - near) <= PEAK_FIT_HALF_WIDTH
+    if window.sum() < 3:
+        return near
+    a, b, _ = np.polyfit(omega[window] - near, curve[window], 2)
+    if a >= 0:  # not a maximum: keep the grid's
+        return near
+    return near + float(np.clip(-b / (2 * a), -PEAK_FIT_HALF_WIDTH, PEAK_FIT_HALF_WIDTH))
+
+
+def _jackknife_error(estimates) -> float:
+    """Jackknife standard error from leave-one-out estimates (Efron & Stein 1981)."""
+    estimates = np.asarray(estimates, dtype=float)
+    n = len(estimates)
+    return float(np.sqrt((n - 1) / n * np.sum((estimates - estimates.mean()) ** 2)))

@@ -52,6 +52,7 @@ __all__ = [
     "reduced_dos",
     "reduced_dos_of",
     "spectrum_bound",
+    "standard_error",
 ]
 
 
@@ -333,6 +334,39 @@ class ReducedDOS:
         """
         omega = np.atleast_1d(np.asarray(omega, dtype=float))
         return _cumulative(self.moments, self.scale, omega) + self.zero_modes[:, None]
+
+    @property
+    def mean_error(self) -> np.ndarray:
+        """Standard error of :attr:`mean` on :attr:`omega`: the seeds' scatter over sqrt(S).
+
+        Each seed's curve carries its random vectors' noise, so the scatter holds it
+        too. NaN with one seed (not estimated).
+        """
+        return standard_error(self.per_seed)
+
+    @property
+    def debye_level_error(self) -> float:
+        """Standard error of :attr:`debye_level` over the seeds (NaN with one seed)."""
+        return float(standard_error(np.asarray(self.debye_levels)))
+
+    @property
+    def mean_coordination_error(self) -> float:
+        """Standard error of the mean coordination over the seeds (NaN with one seed)."""
+        return float(standard_error(np.asarray(self.mean_coordination)))
+
+
+def standard_error(rows) -> np.ndarray:
+    """Standard error of the mean of ``rows`` (first axis): std (ddof 1) / sqrt(n), or NaN.
+
+    Examples
+    --------
+    >>> float(standard_error([1.0, 2.0, 3.0])), float(standard_error([1.0]))
+    (0.5773502691896258, nan)
+    """
+    rows = np.asarray(rows, dtype=float)
+    if len(rows) < 2:
+        return np.full(np.shape(rows)[1:], np.nan)
+    return np.std(rows, axis=0, ddof=1) / np.sqrt(len(rows))
 
 
 def reduced_dos(

@@ -17,7 +17,7 @@ import numpy as np
 from ..core import parallel
 from ..core.analysis import DOS_MOMENTS, boson_peak_of, coordination_histogram
 from ..core.network import build_networks
-from ..core.dos import ReducedDOS, reduced_dos_of
+from ..core.dos import ReducedDOS, reduced_dos_of, standard_error
 from ..core.kpm import default_vectors
 from ..core.modes import MODE_WEIGHTS_EXACT_MAX, local_spectrum, node_modes
 from .schema import Parameters
@@ -83,6 +83,8 @@ class Snapshot:
     fractions : ndarray
         Fraction of nodes with each coordination number, pooled over the seeds.
     mean_coordination : float
+    mean_coordination_error : float
+        Its standard error over the seeds (NaN with one seed).
     weights : ndarray or None
         The drawn nodes' share of the modes in the brushed window.
     complete : bool
@@ -101,6 +103,7 @@ class Snapshot:
     coordination: np.ndarray
     fractions: np.ndarray
     mean_coordination: float
+    mean_coordination_error: float
     weights: np.ndarray | None = field(default=None)
     complete: bool = True
     local: object = field(default=None)
@@ -157,6 +160,8 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
             request=request, networks=networks, nodes=drawn_nodes(p.size), dos=None,
             peak=None, coordination=coordination, fractions=fractions,
             mean_coordination=mean, complete=False,
+            mean_coordination_error=standard_error(
+                [n.coordination.mean() for n in networks]),
         )
     if request.window is not None:
         # The drawn network's mode weights do not depend on the average: the preview

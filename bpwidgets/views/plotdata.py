@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.analysis import BOSON_PEAK_OMEGA_MAX
+from ..core.analysis import BOSON_PEAK_OMEGA_MAX, plus_minus
 from ..session.pipeline import FULL_VIEW_MAX_SIZE, WINDOW_SIZE, drawn_nodes
 
 __all__ = [
@@ -238,7 +238,7 @@ def align_histograms(histograms):
     return z_axis, fractions
 
 
-def result_summary(mean_coordination: float, peak) -> str:
+def result_summary(mean_coordination: float, peak, mean_coordination_error=float("nan")) -> str:
     """One sentence saying what the panels show, for screen readers and the projector.
 
     Parameters
@@ -246,7 +246,10 @@ def result_summary(mean_coordination: float, peak) -> str:
     mean_coordination : float
         Mean coordination number Z of the networks.
     peak : bpwidgets.BosonPeak or None
-        The Boson peak of their reduced DOS (:func:`bpwidgets.boson_peak`).
+        The Boson peak of their reduced DOS (:func:`bpwidgets.boson_peak_of`), with
+        its errors when known.
+    mean_coordination_error : float, optional
+        Standard error of the mean Z over the seeds; NaN (the default) when unknown.
 
     Returns
     -------
@@ -258,21 +261,25 @@ def result_summary(mean_coordination: float, peak) -> str:
     >>> bump = 0.2 * (1 + 0.23 * np.exp(-((omega - 0.45) / 0.2) ** 2))
     >>> from bpwidgets import boson_peak
     >>> result_summary(3.75, boson_peak(omega, bump, 0.2))
-    'mean Z 3.75; excess over Debye peaks at ω = 0.45, 23 % above'
+    'mean Z 3.75; Boson peak ω_BP = 0.45, 23 % above Debye'
+    >>> from dataclasses import replace
+    >>> peak = replace(boson_peak(omega, bump, 0.2), omega_error=0.021, excess_error=0.018)
+    >>> result_summary(4.314, peak, 0.0057)
+    'mean Z 4.31 ± 0.01; Boson peak ω_BP = 0.45 ± 0.02, 23 ± 2 % above Debye'
     >>> result_summary(4.0, None)
     'mean Z 4.00; no excess over Debye below ω = 1.2'
     """
-    text = f"mean Z {mean_coordination:.2f}; "
+    text = f"mean Z {mean_coordination:.2f}{plus_minus(mean_coordination_error, '{:.2f}')}; "
     if peak is None:
         return text + f"no excess over Debye below ω = {BOSON_PEAK_OMEGA_MAX}"
-    return text + (
-        f"excess over Debye peaks at ω = {peak.omega:.2f}, {100 * peak.excess:.0f} % above"
-    )
+    position = peak.position_text.replace("ω", "ω_BP", 1)
+    return text + f"Boson peak {position}, {peak.excess_text} above Debye"
 
 
 def snapshot_summary(snapshot) -> str:
     """:func:`result_summary` of a session's result, saying when it is a preview."""
-    text = result_summary(snapshot.mean_coordination, snapshot.peak)
+    text = result_summary(snapshot.mean_coordination, snapshot.peak,
+                          snapshot.mean_coordination_error)
     if not snapshot.complete:
         shown = len(snapshot.dos.seeds)
         text += f" (first {shown} network{'s' if shown > 1 else ''}; averaging the others)"
