@@ -115,12 +115,13 @@ PAGE_READY_TIMEOUT = 120_000
 VIEWPORT = {"width": 1700, "height": 1000}
 
 
-def open_dashboard(browser, url, *, timeout=PAGE_READY_TIMEOUT):
+def open_dashboard(browser, url, *, timeout=PAGE_READY_TIMEOUT, viewport=None):
     """Open the served dashboard in a new page and wait for its first result.
 
+    ``viewport``: ``{"width": ..., "height": ...}``, :data:`VIEWPORT` by default.
     Uncaught page errors, from the first script on, collect in ``page.page_errors``.
     """
-    page = browser.new_page(viewport=VIEWPORT)
+    page = browser.new_page(viewport=viewport or VIEWPORT)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.page_errors = errors

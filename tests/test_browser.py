@@ -1,7 +1,9 @@
 """The served dashboard in a real browser: Voila + headless chromium via Playwright.
 
-One page (one kernel) for the module; the tests run in file order and each
-leaves the page usable for the next. Screenshots go to ``artifacts/``.
+A few pages (one kernel each) of the session's one Voila server: the default
+page, a small lecture state, and the layout's page, which is resized to each
+screen in both modes; the tests run in file order and each leaves its page
+usable for the next. Screenshots go to ``artifacts/``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import pytest
 
+from bpwidgets.app.layout import PAGE_TITLE
 from bpwidgets.session.pipeline import Request, compute
 from bpwidgets.session.schema import Parameters
 from browser_helpers import (
@@ -219,9 +222,29 @@ def _download(page, selector):
     return download.suggested_filename, Path(download.path()).read_bytes()
 
 
+#: Record whether the download button was ever disabled and a progress count shown.
+_WATCH_EXPORT = """() => {
+    const seen = window.bpExportSeen = {disabled: false, progress: false};
+    const button = document.querySelector('button.bp-prepare-export');
+    const line = document.querySelector('.bp-downloads');
+    const look = () => {
+        seen.disabled ||= button.disabled;
+        seen.progress ||= /Preparing the files … [0-9] of [0-9]/.test(line.innerText);
+    };
+    new MutationObserver(look).observe(button, {attributes: true});
+    new MutationObserver(look).observe(line, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 def test_export_downloads_hold_what_the_page_shows(lecture_page):
+    lecture_page.evaluate(_WATCH_EXPORT)
     lecture_page.click("button.bp-prepare-export")
     lecture_page.wait_for_selector("a.bp-download-npz", timeout=REDRAW_TIMEOUT)
+    # The button was disabled while the files were made (off the kernel's main
+    # thread), with the progress on the page, and is enabled again.
+    assert lecture_page.evaluate("() => window.bpExportSeen") == {"disabled": True,
+                                                                  "progress": True}
+    assert lecture_page.locator("button.bp-prepare-export").is_enabled()
     name, content = _download(lecture_page, "a.bp-download-csv")
     assert name == "bpwidgets-nearest-constant-L20-d0.12.csv"
     text = content.decode("utf-8")
@@ -304,3 +327,182 @@ def test_toy_model_tab_adds_a_spring_by_clicking_two_nodes(page):
     _assert_no_error_output(page)
     assert page.page_errors == []
     page.locator(".lm-TabBar-tab", has_text="Spring networks").click()
+
+
+# -- the layout: every screen, both modes, nothing cut ---------------------------------------
+
+#: Screens the page must fit: a projector, a common laptop, a full-HD monitor.
+SCREENS = [(1280, 720), (1366, 768), (1920, 1080)]
+#: The delta slider and the three panels: in view without scrolling.
+_IN_VIEW = (".bp-controls .bp-delta", ".bp-dos-panel", ".bp-coordination-panel",
+            ".bp-network-panel")
+
+#: Buttons, labels, menus and options, readouts and tabs whose text is cut (visible ones).
+_CUT_TEXT = """() => Array.from(document.querySelectorAll(
+        '.bp-dashboard button, .bp-dashboard label, .bp-dashboard .widget-label, '
+        + '.bp-dashboard select, .bp-dashboard option, .bp-dashboard .widget-readout, '
+        + '.bp-dashboard .lm-TabBar-tabLabel'))
+    .filter(e => e.tagName === 'OPTION' || e.getClientRects().length > 0)
+    .filter(e => e.scrollWidth > e.clientWidth)
+    .map(e => `${e.tagName} "${(e.innerText || e.textContent).trim()}": `
+              + `${e.scrollWidth} > ${e.clientWidth}`)"""
+
+#: Titles, axis labels and labels of the visible figures that stick out of their figure.
+_TEXT_OUTSIDE_FIGURES = """() => {
+    const out = [];
+    for (const figure of document.querySelectorAll('.bp-dashboard .bqplot')) {
+        if (!figure.getClientRects().length) continue;
+        const f = figure.getBoundingClientRect();
+        for (const t of figure.querySelectorAll('text.mainheading, text.axislabel, text.label')) {
+            const r = t.getBoundingClientRect();
+            if (!t.textContent.trim() || !r.width) continue;
+            if (r.left < f.left - 0.5 || r.right > f.right + 0.5
+                    || r.top < f.top - 0.5 || r.bottom > f.bottom + 0.5)
+                out.push(`"${t.textContent}" at ${[r.left, r.top, r.right, r.bottom].map(Math.round)}`
+                         + ` outside ${[f.left, f.top, f.right, f.bottom].map(Math.round)}`);
+        }
+    }
+    return out;
+}"""
+
+#: Wait until the visible figures are redrawn at their new size: bqplot lays a figure
+#: out 300 ms after its last resize; its plot area and title then stay put.
+_FIGURES_SETTLED = """async () => {
+    const sleep = ms => new Promise(done => setTimeout(done, ms));
+    const layout = () => JSON.stringify(Array.from(document.querySelectorAll('.bp-dashboard .bqplot'))
+        .filter(f => f.getClientRects().length)
+        .map(f => [f, f.querySelector('.plotarea_background'), f.querySelector('text.mainheading')]
+            .map(e => e && e.getBoundingClientRect())
+            .map(r => r && [r.x, r.y, r.width, r.height].map(Math.round))));
+    await sleep(400);
+    let last = layout(), same = 0;
+    for (let i = 0; i < 200 && same < 3; i++) {
+        await sleep(150);
+        const now = layout();
+        same = now === last ? same + 1 : 0;
+        last = now;
+    }
+    return same >= 3;
+}"""
+
+#: The Boson-peak label's box, the DOS plot area's, and what the label overlaps.
+_PEAK_LABEL = """() => {
+    const panel = document.querySelector('.bp-dos-panel');
+    const label = Array.from(panel.querySelectorAll('text.label'))
+        .find(t => t.textContent.startsWith('Boson peak'));
+    if (!label) return null;
+    const box = label.getBoundingClientRect();
+    const area = panel.querySelector('.plotarea_events').getBoundingClientRect();
+    const meets = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const clip = r => ({left: Math.max(r.left, area.left), right: Math.min(r.right, area.right),
+                        top: Math.max(r.top, area.top), bottom: Math.min(r.bottom, area.bottom)});
+    const curves = Array.from(panel.querySelectorAll('path.line'))
+        .map(p => clip(p.getBoundingClientRect()))
+        .filter(r => r.left <= r.right && r.top <= r.bottom && meets(r, box));
+    const texts = Array.from(panel.querySelectorAll('text.mainheading, g.tick text'))
+        .filter(t => meets(t.getBoundingClientRect(), box)).map(t => t.textContent);
+    return {text: label.textContent, bottom: box.bottom, areaTop: area.top,
+            curves: curves.length, texts: texts};
+}"""
+
+#: How often the summary sentence and the Boson-peak label's text are on the page.
+_TIMES_ON_PAGE = """() => {
+    const page = document.body.innerText;
+    const count = text => page.split(text).length - 1;
+    const summary = document.querySelector('.bp-summary-text').innerText.trim();
+    const label = Array.from(document.querySelectorAll('.bp-dos-panel text.label'))
+        .map(t => t.textContent).find(t => t.startsWith('Boson peak'));
+    return {summary: count(summary), label: count(label)};
+}"""
+
+
+def _boxes(page, selectors):
+    return {selector: page.locator(selector).first.bounding_box() for selector in selectors}
+
+
+def _assert_in_view(page, selectors, width, height):
+    for selector, box in _boxes(page, selectors).items():
+        assert box is not None, f"{selector} is not shown"
+        assert (box["x"] >= -0.5 and box["y"] >= -0.5 and box["x"] + box["width"] <= width + 0.5
+                and box["y"] + box["height"] <= height + 0.5), (selector, box, (width, height))
+
+
+def _assert_nothing_cut(page, where):
+    assert page.evaluate(_CUT_TEXT) == [], where
+    assert page.evaluate(_TEXT_OUTSIDE_FIGURES) == [], where
+
+
+def _settle(page):
+    assert page.evaluate(_FIGURES_SETTLED), "the figures kept moving"
+
+
+def _set_projector(page, on):
+    if page.evaluate("() => document.querySelector('.bp-dashboard')"
+                     ".classList.contains('bp-projector')") != on:
+        page.click("button.bp-projector")
+        page.wait_for_function(
+            """on => document.querySelector('.bp-dashboard').classList.contains('bp-projector')
+                === on && Array.from(document.querySelectorAll('.bp-dos-panel g.tick text'))
+                .every(t => (parseFloat(getComputedStyle(t).fontSize) >= 18) === on)""",
+            arg=on, timeout=REDRAW_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def layout_page(chromium, voila_url):
+    """The dashboard as it opens (the paper's L = 60, 10 networks), on a projector's screen."""
+    page = open_dashboard(chromium, voila_url, viewport={"width": 1280, "height": 720})
+    yield page
+    page.close()
+
+
+def test_the_page_title_is_the_dashboards_name(layout_page):
+    assert layout_page.title() == PAGE_TITLE
+
+
+@pytest.mark.parametrize("mode, width, height", [(mode, *screen) for mode in ("normal", "projector")
+                                                 for screen in SCREENS])
+def test_the_page_fits_the_screen_and_cuts_no_text(layout_page, mode, width, height):
+    page, name = layout_page, f"layout-{mode}-{width}x{height}"
+    _set_projector(page, mode == "projector")
+    page.set_viewport_size({"width": width, "height": height})
+    _settle(page)
+    _screenshot_view(page, name)
+    # The slider and the three panels are in view, and the panels use the width.
+    _assert_in_view(page, _IN_VIEW, width, height)
+    right = max(b["x"] + b["width"] for b in _boxes(page, _IN_VIEW).values())
+    assert right > 0.95 * width
+    _assert_nothing_cut(page, name)
+    # The Boson-peak label sits above the plot area, over no curve, tick or title.
+    peak = page.evaluate(_PEAK_LABEL)
+    assert peak is not None and peak["text"].startswith("Boson peak: ω = ")
+    assert peak["bottom"] <= peak["areaTop"] + 0.5, peak
+    assert peak["curves"] == 0 and peak["texts"] == [], peak
+    # Each sentence once: the label on the plot, the summary beside the controls.
+    assert page.evaluate(_TIMES_ON_PAGE) == {"summary": 1, "label": 1}
+    if mode == "projector" and (width, height) == SCREENS[0]:
+        # The controls fold into a bar; "all controls" opens the whole column.
+        page.click("button.bp-side-toggle")
+        page.wait_for_selector(".bp-side.bp-open button.bp-prepare-export", state="visible")
+        page.locator("button.bp-prepare-export").scroll_into_view_if_needed()  # the column scrolls
+        _assert_in_view(page, [".bp-side", "button.bp-prepare-export"], width, height)
+        _assert_in_view(page, _IN_VIEW[1:], width, height)  # the page itself did not scroll
+        _assert_nothing_cut(page, f"{name} with all controls")
+        _screenshot_view(page, f"{name}-all-controls")
+        page.click("button.bp-side-toggle")
+        page.wait_for_selector(".bp-side.bp-open", state="detached")
+    page.locator(".lm-TabBar-tab", has_text="Toy model").click()
+    page.locator(".bp-toy-model .bqplot").first.wait_for()
+    _settle(page)
+    _screenshot_view(page, f"{name}-toy")
+    _assert_in_view(page, [".bp-toy-network", ".bp-toy-response", ".bp-toy-controls"],
+                    width, height)
+    _assert_nothing_cut(page, f"{name}, toy model")
+    page.locator(".lm-TabBar-tab", has_text="Spring networks").click()
+    _assert_no_error_output(page)
+    assert page.page_errors == []
+
+
+def _screenshot_view(page, name):
+    """What the screen shows (not the whole page), in ``artifacts/``."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

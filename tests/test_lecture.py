@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import threading
+import time
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,8 +31,17 @@ from ipywidgets import (
 )
 
 from bpwidgets.app import Dashboard
+from bpwidgets.app import dashboard as dashboard_module
 from bpwidgets.app import export as export_module
-from bpwidgets.app.export import CSV_COLUMNS, data_npz, download_links, figure_bytes
+from bpwidgets.app.export import (
+    CSV_COLUMNS,
+    EXPORT_MAX_PINS,
+    LINK_LIMIT,
+    data_npz,
+    download_links,
+    export_files,
+    figure_bytes,
+)
 from bpwidgets.app.lecture import PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP
 from bpwidgets.app.panels import PROJECTOR_TICK_PX
 from bpwidgets.core.paper import PAPER_DELTAS
@@ -395,6 +407,113 @@ def test_files_prepared_while_a_new_result_is_drawn_are_not_offered(small_dashbo
 def test_download_links_inline_the_bytes():
     html = download_links({"a.csv": b"x,y\n1,2\n"})
     assert 'href="data:text/csv;base64,eCx5CjEsMgo="' in html and 'download="a.csv"' in html
+
+
+def _links(html):
+    """The ``href`` of every download link in the downloads line."""
+    return re.findall(r'href="(data:[^"]*)"', html)
+
+
+def test_a_file_too_large_for_a_link_is_named_not_linked():
+    html = download_links({"big.csv": b"x" * (3 * LINK_LIMIT // 4), "small.csv": b"x"})
+    assert len(_links(html)) == 1 and "CSV: 1.6 MB, too large for a download link" in html
+
+
+def test_downloads_with_many_pins_stay_below_the_link_limit_and_say_what_was_left_out():
+    # 20 networks and 60 pins: the whole CSV would be about 2.6 MB, past Chromium's
+    # 2 MB limit for a link; the files hold the first EXPORT_MAX_PINS pins and say so.
+    dashboard = Dashboard(size=20, n_seeds=20, background=False)
+    for delta in (0.3, 0.29, 0.28):
+        dashboard.controls.delta.value = delta
+        for _ in range(20):
+            dashboard.controls.pin.click()
+    assert len(dashboard.pins) == 60
+    whole = export_module.data_csv(dashboard.snapshot, dashboard.pins).encode()
+    assert 4 * len(whole) / 3 > LINK_LIMIT  # all 60 pins: no link could hold the CSV
+    dashboard.lecture.prepare_export.click()
+    line = dashboard.lecture.downloads.value
+    links = _links(line)
+    assert len(links) == 5 and all(len(link) < LINK_LIMIT for link in links)
+    assert f"the files hold the first {EXPORT_MAX_PINS} of the 60 pins" in line
+    rows, _ = _csv_table(dashboard.export_files(figures=False)[
+        "bpwidgets-cutoff-inverse-L20-d0.28.csv"].decode())
+    pinned = {r["curve"] for r in rows if r["curve"].startswith("pinned: ")}
+    assert pinned == {f"pinned: {pin.label}" for pin in dashboard.pins[:EXPORT_MAX_PINS]}
+    archive = np.load(io.BytesIO(data_npz(dashboard.snapshot, dashboard.pins[:EXPORT_MAX_PINS])))
+    assert len(archive["pinned_labels"]) == EXPORT_MAX_PINS
+    assert not dashboard.lecture.prepare_export.disabled
+    dashboard.close()
+
+
+def test_the_figure_is_drawn_once_and_saved_in_three_formats(small_dashboard, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import bpwidgets.figures
+
+    drawn = []
+    draw = bpwidgets.figures.dashboard_figure
+    monkeypatch.setattr(bpwidgets.figures, "dashboard_figure",
+                        lambda *args, **kwargs: drawn.append(1) or draw(*args, **kwargs))
+    progress = []
+    files = export_files(small_dashboard.snapshot, small_dashboard.pins,
+                         progress=lambda done, total: progress.append((done, total)))
+    assert len(drawn) == 1
+    assert [name.rsplit(".", 1)[1] for name in files] == ["png", "svg", "pdf", "csv", "npz"]
+    assert progress == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+
+
+def test_prepare_shows_its_progress_with_the_button_disabled(small_dashboard):
+    lecture = small_dashboard.lecture
+    seen = []
+    lecture.downloads.observe(
+        lambda change: seen.append((change["new"], lecture.prepare_export.disabled)), "value")
+    lecture.prepare_export.click()
+    progress = [text for text, _ in seen if "Preparing the files" in text]
+    assert [f"{k} of 5" in text for k, text in enumerate(progress[1:], 1)] == [True] * 5
+    assert all(disabled for text, disabled in seen if "Preparing" in text)
+    assert "Download:" in lecture.downloads.value and not lecture.prepare_export.disabled
+
+
+def test_a_failed_export_is_shown_and_the_button_works_again(small_dashboard, monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_module, "data_csv", fail)
+    small_dashboard.lecture.prepare_export.click()
+    line = small_dashboard.lecture.downloads.value
+    assert "Could not prepare the files (OSError: disk full)" in line and 'role="alert"' in line
+    assert not small_dashboard.lecture.prepare_export.disabled
+    monkeypatch.undo()
+    small_dashboard.lecture.prepare_export.click()
+    assert len(_links(small_dashboard.lecture.downloads.value)) == 5
+
+
+def test_prepare_runs_on_a_thread_of_its_own_and_ignores_presses_meanwhile(monkeypatch):
+    dashboard = Dashboard(size=20, n_seeds=2)  # background: the worker thread runs
+    release, calls = threading.Event(), []
+
+    def slow_downloads(snapshot, pins, **options):
+        calls.append(threading.current_thread())
+        release.wait(30)
+        return '<div class="bp-downloads">done</div>'
+
+    monkeypatch.setattr(dashboard_module, "prepare_downloads", slow_downloads)
+    button = dashboard.lecture.prepare_export
+    try:
+        button.click()  # returns at once: the kernel's main thread stays free
+        assert button.disabled and "Preparing the files" in dashboard.lecture.downloads.value
+        button.click()
+        deadline = time.monotonic() + 30
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(calls) == 1 and calls[0] is not threading.main_thread()
+        assert calls[0] is not dashboard.session._worker._thread  # not the slider's worker
+    finally:
+        release.set()
+    while button.disabled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not button.disabled and dashboard.lecture.downloads.value.endswith("done</div>")
+    assert len(calls) == 1
+    dashboard.close()
 
 
 # -- serving a class ---------------------------------------------------------------------------

@@ -35,12 +35,12 @@ def _control(field, value):
         return ToggleButtons(
             options=[(choice.label, choice.value) for choice in field.choices],
             tooltips=[choice.tooltip for choice in field.choices],
-            **{**common, "style": {**_STYLE, "button_width": "9.5em"}},
+            **{**common, "style": {**_STYLE, "button_width": "auto"}},
         )
     bounds = dict(min=field.low, max=field.high, step=field.step)
     if field.control == "box":
-        return BoundedIntText(**common, **bounds, layout=Layout(width="16em"))
-    wide = Layout(width="29em")
+        return BoundedIntText(**common, **bounds, layout=Layout(width="auto"))
+    wide = Layout(width="100%")  # of the controls' column (app/layout.py)
     if field.kind is float:
         return FloatSlider(**common, **bounds, readout_format=".2f", layout=wide)
     return IntSlider(**common, **bounds, continuous_update=False, layout=wide)
@@ -68,13 +68,10 @@ class Controls(VBox):
         self.pin = Button(description="pin", icon="thumb-tack",
                           tooltip="keep the current curves and histogram as a reference")
         self.clear_pins = Button(description="clear pins", icon="times")
-        super().__init__(
-            [
-                self.delta, self.size, self.connection, self.spring, self.n_seeds,
-                HBox([self.first_seed, self.new_networks]),
-                HBox([self.pin, self.clear_pins]),
-            ]
-        )
+        rows = [HBox([self.first_seed, self.new_networks]), HBox([self.pin, self.clear_pins])]
+        for row in rows:
+            row.add_class("bp-row")  # wraps where the column is narrow
+        super().__init__([self.delta, self.size, self.connection, self.spring, self.n_seeds, *rows])
         self.add_class("bp-controls")
         # Stable hooks for the browser tests and benchmarks.
         for name in [f.name for f in FIELDS] + ["new_networks", "pin", "clear_pins"]:

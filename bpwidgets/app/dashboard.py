@@ -13,14 +13,15 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from ipywidgets import HTML, HBox, Layout, Tab, VBox
+from ipywidgets import HTML, Tab, VBox
 
 from ..session import Listener, Parameters, Session
 from ..serve import request_query
 from ..session.share import page_link, page_url, parse_query, state_query
 from ..views.plotdata import network_view, snapshot_summary
 from .controls import Controls
-from .export import PREPARING, STALE, download_html, export_files
+from .export import STALE, export_files, prepare_downloads
+from .layout import networks_page, page_title, stylesheet
 from .lecture import LectureTools
 from .panels import CoordinationPanel, DOSPanel, NetworkPanel, hold
 from .style import status_html
@@ -69,26 +70,21 @@ class Dashboard(VBox, Listener):
     def __init__(self, *, projector=False, page=None, background=True, **parameters):
         self.controls = Controls(Parameters(**parameters).checked())
         self.lecture = LectureTools()
-        self.summary, self.status = HTML(), HTML()
-        self.summary.add_class("bp-summary")
-        self.status.add_class("bp-status")
+        self.summary = HTML(_dom_classes=["bp-summary"])
+        self.status = HTML(_dom_classes=["bp-status"])
         self.network_panel, self.dos_panel = NetworkPanel(), DOSPanel()
         self.coordination_panel = CoordinationPanel()
         self.toy_model = ToyModel()
         self.view = None
         self._page = page_url() if page is None else page
-        self._syncing_selection = False
+        self._syncing_selection, self._background = False, background
         self.session = Session(self.controls.parameters, listener=self, background=background,
                                reduce=self.lecture.reduce)
-        left = VBox([self.controls, self.status, self.summary, self.lecture],
-                    layout=Layout(width="30em", flex="0 0 auto"))
-        middle = VBox([self.dos_panel, self.coordination_panel], layout=Layout(flex="0 0 auto"))
-        # Narrower than the three columns (a JupyterLab notebook beside its file
-        # browser, a small screen), the panels wrap onto the next line.
-        columns = HBox([left, middle, self.network_panel], layout=Layout(flex_flow="row wrap"))
-        self.tabs = Tab(children=[columns, self.toy_model],
-                        titles=("Spring networks", "Toy model: 9 nodes"))
-        super().__init__([self.tabs])
+        # A grid that fits the window, the network below where it is narrow (app/layout.py).
+        columns = networks_page([self.controls, self.status, self.summary, self.lecture],
+                                self.dos_panel, self.coordination_panel, self.network_panel)
+        self.tabs = Tab([columns, self.toy_model], titles=("Spring networks", "Toy model: 9 nodes"))
+        super().__init__([page_title(), stylesheet(), self.tabs])
         self.add_class("bp-dashboard")
         self._wire()
         self.lecture.projector.value = bool(projector)
@@ -179,7 +175,8 @@ class Dashboard(VBox, Listener):
             lambda change: change["new"] or self._guarded(self.session.refresh), "playing")
         self.lecture.projector.observe(
             lambda change: self._guarded(lambda: self._projector(change["new"])), "value")
-        self.lecture.prepare_export.on_click(lambda _: self._guarded(self._prepare_export))
+        self.lecture.prepare_export.on_click(  # off the kernel's main thread, button disabled
+            lambda _: self.lecture.prepare(self._prepare_export, background=self._background))
 
     def _parameters_changed(self, change=None):
         self._update_link()
@@ -209,13 +206,14 @@ class Dashboard(VBox, Listener):
             for panel in (self.network_panel, self.dos_panel, self.coordination_panel):
                 with hold(panel):
                     panel.set_projector(on)
+            self.toy_model.set_projector(on)
         (self.add_class if on else self.remove_class)("bp-projector")
         self._update_link()
 
-    def _prepare_export(self):
-        snapshot = self.snapshot
-        self.lecture.downloads.value = PREPARING
-        links = download_html(self.export_files)
+    def _prepare_export(self, progress):
+        with self.session.lock:
+            snapshot, pins, projector = self.snapshot, self.pins, self.projector
+        links = prepare_downloads(snapshot, pins, projector=projector, progress=progress)
         # Check and write under the lock: a result drawn in between would otherwise
         # clear the message first and then show links to the old view.
         with self.session.lock:

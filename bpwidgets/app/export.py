@@ -2,10 +2,12 @@
 
 Everything is rendered on the kernel side from the :class:`~bpwidgets.session.pipeline.Snapshot`
 the panels draw and the pinned references, so a file holds exactly what the page
-shows. Figures are drawn by :func:`bpwidgets.figures.dashboard_figure` with
-matplotlib (imported only when a figure is asked for); the data files need numpy
-alone. :func:`download_links` wraps the files
-as ``data:`` links that a browser saves with one click.
+shows. Figures are drawn once by :func:`bpwidgets.figures.dashboard_figure` with
+matplotlib (imported only when a figure is asked for) and saved in each format;
+the data files need numpy alone. :func:`download_links` wraps the files as
+``data:`` links that a browser saves with one click; :func:`prepare_downloads`
+makes the whole downloads line, reporting progress, with at most
+:data:`EXPORT_MAX_PINS` pins in the files and every link below :data:`LINK_LIMIT`.
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ from ..views.plotdata import align_histograms, network_view, result_summary
 
 __all__ = [
     "CSV_COLUMNS",
+    "EXPORT_MAX_PINS",
     "FIGURE_FORMATS",
+    "LINK_LIMIT",
     "MIME_TYPES",
     "data_csv",
     "data_npz",
     "download_links",
     "export_files",
     "figure_bytes",
+    "figure_files",
     "file_stem",
     "package_versions",
+    "prepare_downloads",
+    "progress_html",
 ]
 
 #: Columns of the CSV: one row per point of every curve and every histogram bar.
@@ -54,6 +61,13 @@ _PACKAGES = ("bpwidgets", "numpy", "scipy", "ipywidgets", "bqplot", "voila", "ma
 _PNG_DPI = 110
 #: Projector mode: default text and line sizes of the exported figure this many times larger.
 _PROJECTOR_SCALE = 1.5
+#: Longest link Chromium follows (its URL limit, 2 MiB): a longer ``data:`` link saves
+#: nothing. A file whose link would be longer is not offered, and the page says so.
+LINK_LIMIT = 2 * 1024 * 1024
+#: At most this many pinned references go into the files (the page says when more are
+#: pinned). Each adds about 40 kB to the CSV: with 20 seeds and 20 pins the CSV's link
+#: is about 1.7 MB, below :data:`LINK_LIMIT`.
+EXPORT_MAX_PINS = 20
 
 
 def package_versions() -> dict:
@@ -194,16 +208,38 @@ def figure_bytes(snapshot, pins=(), fmt="png", *, projector=False) -> bytes:
     ImportError
         When matplotlib is not installed.
     """
-    if fmt not in FIGURE_FORMATS:
-        raise ValueError(f"format must be one of {FIGURE_FORMATS}, not {fmt!r}")
+    return figure_files(snapshot, pins, (fmt,), projector=projector)[fmt]
+
+
+def figure_files(snapshot, pins=(), formats=FIGURE_FORMATS, *, projector=False,
+                 progress=None) -> dict:
+    """The three panels drawn once by matplotlib and saved in each format: ``{format: bytes}``.
+
+    ``progress(format)`` is called before each format is written.
+
+    Raises
+    ------
+    ValueError
+        For a format not in :data:`FIGURE_FORMATS`.
+    ImportError
+        When matplotlib is not installed.
+    """
+    for fmt in formats:
+        if fmt not in FIGURE_FORMATS:
+            raise ValueError(f"format must be one of {FIGURE_FORMATS}, not {fmt!r}")
     from matplotlib import rc_context
 
     figure = _dashboard_figure(snapshot, pins, projector=projector)
-    buffer = io.BytesIO()
-    # Text stays text in the SVG (searchable, selectable), not outlines.
-    with rc_context({"svg.fonttype": "none"}):
-        figure.savefig(buffer, format=fmt, dpi=_PNG_DPI)
-    return buffer.getvalue()
+    files = {}
+    for fmt in formats:
+        if progress is not None:
+            progress(fmt)
+        buffer = io.BytesIO()
+        # Text stays text in the SVG (searchable, selectable), not outlines.
+        with rc_context({"svg.fonttype": "none"}):
+            figure.savefig(buffer, format=fmt, dpi=_PNG_DPI)
+        files[fmt] = buffer.getvalue()
+    return files
 
 
 def _dashboard_figure(snapshot, pins, *, projector):
@@ -223,40 +259,82 @@ def _dashboard_figure(snapshot, pins, *, projector):
         )
 
 
-def export_files(snapshot, pins=(), *, projector=False, figures=True) -> dict:
-    """Every export as ``{file name: bytes}``: the figures (if asked) and the data."""
-    stem = file_stem(snapshot)
+def export_files(snapshot, pins=(), *, projector=False, figures=True, progress=None,
+                 max_pins=EXPORT_MAX_PINS) -> dict:
+    """Every export as ``{file name: bytes}``: the figures (if asked) and the data.
+
+    Only the first ``max_pins`` pins go into the files. ``progress(done, total)`` is
+    called before each file is made (``done`` counts from 1).
+    """
+    stem, pins = file_stem(snapshot), tuple(pins)[:max_pins]
+    total = (len(FIGURE_FORMATS) if figures else 0) + 2
+    made = []
+
+    def step(_name=None):
+        made.append(_name)
+        if progress is not None:
+            progress(len(made), total)
+
     files = {}
     if figures:
-        for fmt in FIGURE_FORMATS:
-            files[f"{stem}.{fmt}"] = figure_bytes(snapshot, pins, fmt, projector=projector)
+        drawn = figure_files(snapshot, pins, projector=projector, progress=step)
+        files.update((f"{stem}.{fmt}", content) for fmt, content in drawn.items())
+    step()
     files[f"{stem}.csv"] = data_csv(snapshot, pins).encode("utf-8")
+    step()
     files[f"{stem}.npz"] = data_npz(snapshot, pins)
     return files
 
 
 #: What the downloads line says while the files are made, and when they came too late.
-PREPARING = '<div class="bp-downloads">Preparing the files …</div>'
+PREPARING = '<div class="bp-downloads" role="status">Preparing the files …</div>'
 STALE = ('<div class="bp-downloads">The view changed while the files were prepared: '
          "press again.</div>")
 
 
-def download_html(files_of) -> str:
-    """The download links of ``files_of(figures=...)``, the data alone without matplotlib."""
+def progress_html(done: int, total: int) -> str:
+    """The downloads line while the files are made: "Preparing the files … 2 of 5"."""
+    return (f'<div class="bp-downloads" role="status">Preparing the files … {done} of {total}'
+            "</div>")
+
+
+def prepare_downloads(snapshot, pins=(), *, projector=False, progress=None) -> str:
+    """The downloads line: a link per file of what is shown, and what was left out.
+
+    At most :data:`EXPORT_MAX_PINS` pins go into the files (the line says so when more
+    are pinned); without matplotlib, the data alone. ``progress(done, total)`` as in
+    :func:`export_files`.
+    """
+    notes = []
+    if len(pins) > EXPORT_MAX_PINS:
+        notes.append(f"the files hold the first {EXPORT_MAX_PINS} of the {len(pins)} pins")
     try:
-        files, note = files_of(), ""
+        files = export_files(snapshot, pins, projector=projector, progress=progress)
     except ImportError:
-        files = files_of(figures=False)
-        note = " (figures need matplotlib: pip install matplotlib)"
+        files = export_files(snapshot, pins, projector=projector, figures=False,
+                             progress=progress)
+        notes.append("figures need matplotlib: pip install matplotlib")
+    note = f' <span class="bp-downloads-note">({"; ".join(notes)})</span>' if notes else ""
     return download_links(files).replace("</div>", f"{note}</div>")
 
 
 def download_links(files: dict) -> str:
-    """HTML with one ``<a download>`` link per file, its content inlined as a data URL."""
+    """HTML with one ``<a download>`` link per file, its content inlined as a data URL.
+
+    A file whose link would be longer than :data:`LINK_LIMIT` gets no link (the
+    browser would save nothing): the line names it and its size instead.
+    """
     links = []
     for name, content in files.items():
         extension = name.rsplit(".", 1)[-1]
         encoded = base64.b64encode(content).decode("ascii")
+        if len(encoded) + len(MIME_TYPES[extension]) + 13 > LINK_LIMIT:  # "data:…;base64,"
+            links.append(
+                f'<span class="bp-download-too-large" style="margin-right:1em">'
+                f"{extension.upper()}: {len(content) / 1e6:.1f} MB, too large for a download "
+                "link (pin fewer references or average fewer seeds)</span>"
+            )
+            continue
         links.append(
             f'<a class="bp-download bp-download-{extension}" download="{html.escape(name)}" '
             f'href="data:{MIME_TYPES[extension]};base64,{encoded}" '

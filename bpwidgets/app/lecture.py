@@ -1,18 +1,22 @@
 """The lecture-hall controls: presets, play, projector mode, export, link, summary.
 
 :class:`LectureTools` builds and labels the widgets, and keeps play and step in
-step with the delta slider (:meth:`LectureTools.bind`); the dashboard wires the
-rest to its session (``dashboard.py``).
+step with the delta slider (:meth:`LectureTools.bind`), and runs the export
+off the kernel's main thread (:meth:`LectureTools.prepare`); the dashboard wires
+the rest to its session (``dashboard.py``).
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import threading
 from dataclasses import replace
 
 from ipywidgets import HTML, Button, HBox, Layout, Play, Text, ToggleButton, VBox
 
 from ..session.presets import PRESETS
+from .export import PREPARING, progress_html
 from .style import STATUS_STYLE
 
 __all__ = [
@@ -36,12 +40,14 @@ PLAY_INTERVAL_MS = 700
 #: averaged, so frames keep up; pausing computes the full request.
 PLAY_MAX_SIZE = 60
 PLAY_MAX_SEEDS = 3
+_log = logging.getLogger("bpwidgets")
 #: Projector mode for everything outside the bqplot figures (their styles are traits).
 PROJECTOR_CSS = """<style>
 .bp-projector .widget-label, .bp-projector .widget-readout, .bp-projector .widget-button,
 .bp-projector .widget-toggle-button, .bp-projector .widget-text input,
 .bp-projector .bp-legend, .bp-projector .bp-status, .bp-projector .bp-summary,
-.bp-projector .bp-peak, .bp-projector .bp-downloads, .bp-projector .bp-play-note
+.bp-projector .bp-peak, .bp-projector .bp-downloads, .bp-projector .bp-play-note,
+.bp-projector .widget-dropdown select, .bp-projector .bp-toy-status
 { font-size: 18px !important; }
 .bp-projector .bqplot .axislabel { font-size: 22px !important; }
 .bp-projector .bp-summary { font-weight: bold; color: #000; }
@@ -66,8 +72,9 @@ class LectureTools(VBox):
         Advances delta by one frame (wraps to 0 after ``PLAY_DELTA_MAX``).
     projector : ipywidgets.ToggleButton
     prepare_export : ipywidgets.Button
+        Disabled while the files are prepared (:meth:`prepare`).
     downloads : ipywidgets.HTML
-        The download links, filled by ``prepare_export``.
+        The download links, filled by ``prepare_export``, or its progress.
     link : ipywidgets.Text
         The URL of the current state, to copy.
     link_anchor : ipywidgets.HTML
@@ -108,21 +115,27 @@ class LectureTools(VBox):
         )
         self.downloads = HTML()
         self.link = Text(description="link to this view", style=style,
-                         layout=Layout(width="29em"), tooltip="copy this URL to share the view")
+                         layout=Layout(width="100%"), tooltip="copy this URL to share the view")
         self.link_anchor = HTML()
         self.notice = HTML()
         self.css = HTML(PROJECTOR_CSS)
         for name in ("play", "step", "projector", "prepare_export", "downloads", "link",
                      "link_anchor", "notice"):
             getattr(self, name).add_class(f"bp-{name.replace('_', '-')}")
-        preset_label = HTML('<span class="widget-label" style="width:10em">presets</span>')
+        self._exporting = threading.Lock()
+        preset_label = HTML('<span class="widget-label">presets</span>')
+        rows = [HBox([preset_label, *self.presets.values()]), HBox([self.play, self.step]),
+                HBox([self.projector, self.prepare_export])]
+        for row, name in zip(rows, ("presets", "play", "modes")):
+            row.add_class("bp-row")  # wraps where the column is narrow
+            row.add_class(f"bp-row-{name}")
         super().__init__(
             [
                 self.notice,
-                HBox([preset_label, *self.presets.values()]),
-                HBox([self.play, self.step]),
+                rows[0],
+                rows[1],
                 self.play_note,
-                HBox([self.projector, self.prepare_export]),
+                rows[2],
                 self.downloads,
                 self.link,
                 self.link_anchor,
@@ -159,6 +172,39 @@ class LectureTools(VBox):
         delta.observe(delta_to_frame, "value")
         self.step.on_click(step)
         delta_to_frame()
+
+    def prepare(self, job, *, background=True):
+        """Run ``job(progress)``, which writes the download links, with the button disabled.
+
+        ``background=True`` runs it on a thread of its own: the kernel's main thread
+        stays free for the page, and the slider's worker for the slider.
+        ``progress(done, total)`` shows "Preparing the files … 2 of 5". A failure is
+        logged and shown on the downloads line; the button is enabled again after.
+        A press while the files are prepared does nothing.
+        """
+        if not self._exporting.acquire(blocking=False):
+            return
+        self.prepare_export.disabled = True
+        self.downloads.value = PREPARING
+
+        def run():
+            try:
+                job(lambda done, total: setattr(self.downloads, "value",
+                                                progress_html(done, total)))
+            except Exception as error:  # shown beside the button, never raised into the page
+                _log.error("bpwidgets: preparing the downloads failed", exc_info=error)
+                self.downloads.value = (
+                    f'<div class="bp-downloads" role="alert" style="{STATUS_STYLE["error"]}">'
+                    f"Could not prepare the files ({html.escape(type(error).__name__)}: "
+                    f"{html.escape(str(error))}); the details are in the server's log</div>")
+            finally:
+                self.prepare_export.disabled = False
+                self._exporting.release()
+
+        if background:
+            threading.Thread(target=run, name="bpwidgets-export", daemon=True).start()
+        else:
+            run()
 
     def reduce(self, parameters):
         """The request's parameters, reduced to an interactive size while playing."""

@@ -25,7 +25,7 @@ from bqplot import (
     Scatter,
 )
 from bqplot.interacts import BrushIntervalSelector, PanZoom
-from ipywidgets import HTML, Layout, VBox
+from ipywidgets import HTML, VBox
 
 from ..core.analysis import BOSON_PEAK_OMEGA_MAX
 from ..core.debye import CRYSTAL_DEBYE_LEVEL
@@ -63,8 +63,24 @@ _LIVE_COLOR = "#000000"
 #: The DOS panel's y axis reaches at least this high, so it stays put while delta moves
 #: (the cutoff networks' g/omega stays below about 0.4).
 _DOS_MIN_TOP = 0.45
-#: Head room above the tallest curve, for the Boson-peak label.
+#: Head room above the tallest curve.
 _DOS_HEADROOM = 1.15
+#: The DOS panel's top margin holds the title and, below it, the Boson-peak label, so
+#: the label never covers a curve: margins in px and the label's size, normal and
+#: (second) in projector mode; the label's middle this far above the plot area.
+#: bqplot puts a title's top half-way up the top margin: it is raised by
+#: ``_DOS_TITLE_RAISE``, so that no room is left empty above it.
+_DOS_TOP = (60, 78)
+_PEAK_LABEL_PX = (13, 18)
+_PEAK_LABEL_RAISE = (11, 16)
+_DOS_TITLE_RAISE = {"transform": "translateY(-20px)"}
+#: bqplot draws a scale's domain inside the plot area less this fraction at each end
+#: (the figure's ``padding_y``): in fractions of the domain, the plot area's top is at
+#: ``(1 - p) / (1 - 2 p)``, where the peak label is placed.
+_DOS_PADDING_Y = 0.025
+_PLOT_TOP = (1 - _DOS_PADDING_Y) / (1 - 2 * _DOS_PADDING_Y)
+#: Head room above the tallest bar of the histogram, for the mean-Z label.
+_HISTOGRAM_HEADROOM = 1.25
 #: Axis ends are rounded up to these steps (omega on the DOS panel, the fraction on the
 #: histogram), so that the axes stay put while delta moves: every change of an axis range
 #: makes the browser redraw each mark of the figure once more.
@@ -106,14 +122,19 @@ class _Projectable:
                 setattr(widget, name, normal)
             self._styles.append((widget, name, normal, big))
 
-    def _projector_changes(self, figure, labels=()):
-        """Larger ticks, titles, labels and margins, thicker lines: the common part."""
+    def _projector_changes(self, figure, labels=(), *, top=0, title_style=None):
+        """Larger ticks, titles, labels and margins, thicker lines: the common part.
+
+        ``top``: px added to the top margin in projector mode; ``title_style``: more of
+        the title's style, kept in projector mode.
+        """
         changes = [(axis, "tick_style", {"font-size": f"{PROJECTOR_TICK_PX}px"})
                    for axis in figure.axes]
-        changes.append((figure, "title_style", {"font-size": f"{PROJECTOR_TEXT_PX}px"}))
+        changes.append((figure, "title_style",
+                        {**(title_style or {}), "font-size": f"{PROJECTOR_TEXT_PX}px"}))
         margin = dict(figure.fig_margin)
         margin.update(bottom=margin["bottom"] + _PROJECTOR_MARGIN,
-                      left=margin["left"] + _PROJECTOR_MARGIN)
+                      left=margin["left"] + _PROJECTOR_MARGIN, top=margin["top"] + top)
         changes.append((figure, "fig_margin", margin))
         changes += [(mark, "stroke_width", mark.stroke_width * PROJECTOR_LINE_FACTOR)
                     for mark in figure.marks if isinstance(mark, Lines) and mark.stroke_width]
@@ -155,7 +176,9 @@ class NetworkPanel(_Projectable, VBox):
     outline : bqplot.Lines
         Periodic cell (or the corner window).
     legend : ipywidgets.HTML
-        Colour key of the coordination numbers.
+        What is drawn, and the colour key of the coordination numbers.
+
+    The figure has no size of its own: the page's grid gives it one (``layout.py``).
     """
 
     def __init__(self):
@@ -200,12 +223,11 @@ class NetworkPanel(_Projectable, VBox):
             interaction=PanZoom(scales={"x": [self.x_scale], "y": [self.y_scale]}),
             title="Network",
             fig_margin=dict(top=50, bottom=45, left=50, right=95),
-            layout=Layout(width="520px", height="540px"),
             **FIGURE_OPTIONS,
         )
         self.legend = HTML()
         self._coordination_key = ""
-        super().__init__([self.figure, self.legend], layout=Layout(width="540px", flex="0 0 auto"))
+        super().__init__([self.figure, self.legend])
         self.add_class("bp-network-panel")
         self._remember_styles(
             self._projector_changes(self.figure) + [(self.nodes, "stroke_width", 0.0)]
@@ -224,8 +246,10 @@ class NetworkPanel(_Projectable, VBox):
         self.nodes.default_size = _node_area(high - low)
         self.nodes.x, self.nodes.y = view.x, view.y
         self.nodes.colors = coordination_colors(coordination[view.nodes])
-        self.figure.title = view.title
-        self._coordination_key = _coordination_legend(np.unique(coordination[view.nodes]))
+        # Short enough for a narrow panel in projector mode; the caption says the rest.
+        self.figure.title = view.title.split(": ", 1)[-1].replace("bottom-left ", "")
+        self._coordination_key = _coordination_legend(np.unique(coordination[view.nodes]),
+                                                      windowed=view.windowed)
         self.legend.value = self._coordination_key
 
     def show_weights(self, weights, window):
@@ -271,21 +295,37 @@ def _round_up(value: float, step: float) -> float:
     return step * math.ceil(value / step - 1e-9)
 
 
+def _tick_values(top: float, most: int = 6) -> np.ndarray:
+    """Ticks from 0 to ``top`` at a round step, at most ``most`` steps: a short axis stays legible.
+
+    Examples
+    --------
+    >>> _tick_values(0.45)
+    array([0. , 0.1, 0.2, 0.3, 0.4])
+    """
+    steps = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
+    step = next((d for d in steps if top / d <= most + 1e-9), top / most)
+    return np.round(np.arange(0.0, top + 1e-9, step), 10)
+
+
 def _node_area(side: float) -> int:
     """Marker area (px^2) giving a node about a quarter of a lattice spacing on screen."""
     spacing = _NETWORK_PLOT_PX / side
     return int(np.clip(round((spacing / 4.0) ** 2 * np.pi), 4, 40))
 
 
-def _coordination_legend(present) -> str:
-    """HTML colour key for the coordination numbers present."""
-    items = "".join(
-        f'<span class="bp-legend-item" style="margin-right:0.8em">'
+def _coordination_legend(present, *, windowed=False) -> str:
+    """What the network panel draws, and the HTML colour key for the coordination numbers."""
+    items = " ".join(
+        f'<span class="bp-legend-item" style="margin-right:0.8em;white-space:nowrap">'
         f'<span style="display:inline-block;width:0.8em;height:0.8em;border-radius:50%;'
         f'background:{coordination_color(z)};margin-right:0.25em"></span>Z = {z}</span>'
         for z in present
     )
-    return f'<div class="bp-legend">Node colour: coordination number {items}</div>'
+    shown = "its bottom-left corner" if windowed else "the whole periodic cell"
+    return (f'<div class="bp-legend"><span class="bp-caption">The network, {shown} '
+            "(drag to pan, scroll to zoom). </span>"
+            f"Node colour: coordination number {items}</div>")
 
 
 class DOSPanel(_Projectable, VBox):
@@ -295,9 +335,12 @@ class DOSPanel(_Projectable, VBox):
     ----------
     per_seed, mean, crystal, crystal_debye, network_debye, excess, pins : bqplot.Lines
     peak_label : bqplot.Label
-        "Boson peak: omega = ..., g/omega ... % above Debye" beside the peak.
+        "Boson peak: omega = ..., g/omega ... % above Debye", above the plot area (below
+        the title), where no curve can run under it.
     brush : bqplot.BrushIntervalSelector
         Selects an omega window; its ``selected`` is observed by the dashboard.
+    summary : ipywidgets.HTML
+        "No Boson peak ..." when there is none (the label says it when there is).
     """
 
     def __init__(self):
@@ -328,9 +371,14 @@ class DOSPanel(_Projectable, VBox):
             x=[], y=[], scales=scales, colors=[_LIVE_COLOR], stroke_width=3,
             labels=["mean over seeds"],
         )
+        # Placed in fractions of the plot area (0 to 1), at its top-left corner, raised
+        # into the top margin (outside the clip), clear of the top tick label.
+        margin = dict(top=_DOS_TOP[0], bottom=45, left=60, right=20)
         self.peak_label = Label(
-            x=[], y=[], text=[], scales=scales, colors=["black"], default_size=14,
-            x_offset=8, y_offset=-10, align="start",
+            x=[], y=[], text=[], colors=["black"], default_size=_PEAK_LABEL_PX[0],
+            scales={"x": LinearScale(min=0.0, max=1.0), "y": LinearScale(min=0.0, max=1.0)},
+            x_offset=0, y_offset=-_PEAK_LABEL_RAISE[0], align="start",
+            apply_clip=False,
         )
         self.brush = BrushIntervalSelector(scale=self.x_scale, marks=[self.mean], color="#009E73")
         self.figure = Figure(
@@ -340,24 +388,28 @@ class DOSPanel(_Projectable, VBox):
             ],
             axes=[
                 Axis(scale=self.x_scale, label="ω"),
-                Axis(scale=self.y_scale, label="g(ω)/ω", side="left", tick_format=".2f"),
+                Axis(scale=self.y_scale, label="g(ω)/ω", side="left", tick_format=".2f",
+                     label_offset="5ex"),  # clear of the ticks in projector mode
             ],
             interaction=self.brush,
-            title="Reduced density of states g(ω)/ω (drag to select an ω window)",
-            fig_margin=dict(top=50, bottom=45, left=60, right=20),
-            layout=Layout(width="640px", height="420px"),
+            title="Reduced density of states g(ω)/ω",
+            title_style=dict(_DOS_TITLE_RAISE),
+            fig_margin=margin,
+            padding_y=_DOS_PADDING_Y,
             **FIGURE_OPTIONS,
         )
         # The key is HTML: bqplot misplaces a legend this wide (it lands on the y axis).
         self.legend = HTML()
         self.summary = HTML()
-        super().__init__([self.figure, self.legend, self.summary],
-                         layout=Layout(width="660px", flex="0 0 auto"))
+        super().__init__([self.figure, self.legend, self.summary])
         self.add_class("bp-dos-panel")
         self._remember_styles(
-            self._projector_changes(self.figure, [self.peak_label])
+            self._projector_changes(self.figure, top=_DOS_TOP[1] - _DOS_TOP[0],
+                                    title_style=_DOS_TITLE_RAISE)
             + [(self.per_seed, "colors", [_PROJECTOR_SEED_COLOR]),
-               (self.per_seed, "opacities", [1.0])]
+               (self.per_seed, "opacities", [1.0]),
+               (self.peak_label, "default_size", float(_PEAK_LABEL_PX[1])),
+               (self.peak_label, "y_offset", -_PEAK_LABEL_RAISE[1])]
         )
 
     @property
@@ -393,9 +445,9 @@ class DOSPanel(_Projectable, VBox):
             return
         self.excess.x = peak.region_omega
         self.excess.y = np.vstack([peak.region_upper, peak.region_lower])
-        self.peak_label.x, self.peak_label.y = [peak.omega], [peak.reduced_dos]
+        self.peak_label.x, self.peak_label.y = [0.0], [_PLOT_TOP]
         self.peak_label.text = [peak.label]
-        self.summary.value = f'<div class="bp-peak">{peak.label}</div>'
+        self.summary.value = ""  # the label says it; the page's summary says it once more
 
     def set_projector(self, on: bool):
         super().set_projector(on)
@@ -434,19 +486,21 @@ class DOSPanel(_Projectable, VBox):
         items = [_legend_item(_line_sample(m.colors[0], m.stroke_width, m.line_style), text)
                  for m, text in entries]
         items.append(_legend_item(_box_sample(self.excess.fill_colors[0]),
-                                  "excess over the networks' Debye level"))
+                                  "excess over the networks' Debye level: the Boson peak"))
         if self.pins.visible:
             items += [_legend_item(_line_sample(color, self.pins.stroke_width, "solid"),
                                    f"pinned: {label}")
                       for color, label in zip(self.pins.colors, self.pins.labels)]
-        self.legend.value = f'<div class="bp-legend" style="line-height:1.5">{"".join(items)}</div>'
+        hint = '<span class="bp-caption">Drag across the plot to select an ω window.</span>'
+        self.legend.value = f'<div class="bp-legend">{" ".join(items)} {hint}</div>'
 
     def _fit_height(self):
-        """Room above the curves for the peak label; the crystal's van Hove spike may be cut."""
+        """Room above the curves; the crystal's van Hove spike may be cut."""
         tallest = [np.nanmax(self.mean.y)] if len(self.mean.y) else []
         if self.pins.visible:
             tallest.append(np.nanmax(self.pins.y))
         self.y_scale.max = max(_DOS_MIN_TOP, _DOS_HEADROOM * max(tallest, default=0.0))
+        self.figure.axes[1].tick_values = _tick_values(self.y_scale.max)
 
 
 #: SVG dash patterns of bqplot's line styles, for the HTML legend.
@@ -469,9 +523,13 @@ def _box_sample(color) -> str:
 
 
 def _legend_item(sample, text) -> str:
+    # The sample stays with the first word; the rest wraps: a whole item kept on one
+    # line would set the legend's width, wider than a narrow panel.
+    first, _, rest = text.partition(" ")
     return (
-        f'<span class="bp-legend-item" style="margin-right:1em;white-space:nowrap">'
-        f"{sample} {html.escape(text)}</span>"
+        f'<span class="bp-legend-item" style="margin-right:1em">'
+        f'<span style="white-space:nowrap">{sample} {html.escape(first)}</span> '
+        f"{html.escape(rest)}</span>"
     )
 
 
@@ -505,19 +563,19 @@ class CoordinationPanel(_Projectable, VBox):
             axes=[
                 Axis(scale=self.x_scale, label="coordination number Z", tick_format="d"),
                 Axis(scale=self.y_scale, label="fraction of nodes", side="left",
-                     tick_format=".2f"),
+                     tick_format=".2f",
+                     label_offset="5ex"),  # clear of the ticks in projector mode
             ],
-            title="Coordination numbers (click a bar to find its nodes)",
+            title="Coordination numbers",
             fig_margin=dict(top=50, bottom=45, left=60, right=20),
-            layout=Layout(width="640px", height="300px"),
             **FIGURE_OPTIONS,
         )
         self.z = np.zeros(0, dtype=int)
         self.legend = HTML()
-        super().__init__([self.figure, self.legend],
-                         layout=Layout(width="660px", flex="0 0 auto"))
+        super().__init__([self.figure, self.legend])
         self.add_class("bp-coordination-panel")
-        self._remember_styles(self._projector_changes(self.figure, [self.mean_label]))
+        self._remember_styles(self._projector_changes(self.figure, [self.mean_label])
+                              + [(self.mean_label, "y_offset", 20)])
 
     def show_result(self, snapshot, pins, selected_z):
         """A result's histogram beside the pins', with the bars of ``selected_z`` selected."""
@@ -543,12 +601,17 @@ class CoordinationPanel(_Projectable, VBox):
         self.bars.x, self.bars.y = z, fractions
         self.bars.colors = [_LIVE_COLOR] + [pin_color(i) for i in range(len(pins))]
         self.bars.labels = ["live"] + [label for label, _, _ in pins]
-        top = _round_up(1.1 * float(fractions.max()), _FRACTION_AXIS_STEP)
+        top = _round_up(_HISTOGRAM_HEADROOM * float(fractions.max()), _FRACTION_AXIS_STEP)
         self.x_scale.min, self.x_scale.max = float(z[0]) - 0.7, float(z[-1]) + 0.7
         self.y_scale.max = top
+        self.figure.axes[1].tick_values = _tick_values(top, 5)
         self.mean_line.x, self.mean_line.y = [mean, mean], [0.0, top]
         self.mean_label.x, self.mean_label.y = [mean], [top]
-        self.mean_label.text = [f"mean Z = {mean:.2f}"]
+        self.mean_label.text = [f"{mean:.2f}"]  # short: a narrow panel has room for no more
         names = ["current parameters, all seeds"] + [f"pinned: {label}" for label, _, _ in pins]
-        items = "".join(_legend_item(_box_sample(c), n) for c, n in zip(self.bars.colors, names))
-        self.legend.value = f'<div class="bp-legend">{items}</div>'
+        items = [_legend_item(_box_sample(c), n) for c, n in zip(self.bars.colors, names)]
+        items.append(_legend_item(_line_sample(self.mean_line.colors[0], 2, "dashed"),
+                                  f"mean Z = {mean:.2f}"))
+        items = " ".join(items)
+        self.legend.value = (f'<div class="bp-legend">{items} '
+                             '<span class="bp-caption">Click a bar to find its nodes.</span></div>')

@@ -5,7 +5,9 @@ node's response -Im G_ii(omega) beside the crystal's. Click two nodes to add the
 spring between them, or to remove it if it is there; the two node lists with
 *add* and *remove* do the same from the keyboard. The plot arrays come from
 :mod:`bpwidgets.views.toyplot`; the figures are built once and every change only
-reassigns data inside ``hold_sync``.
+reassigns data inside ``hold_sync``. Shown on its own the figures keep a fixed
+size; in the dashboard the page's style sheet sizes them to the window
+(``layout.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bqplot import Axis, Figure, Label, LinearScale, Lines, Scatter
 from ipywidgets import HTML, Button, Dropdown, FloatLogSlider, HBox, Layout, VBox
 
 from ..views.plotdata import coordination_colors
+from .panels import PROJECTOR_TEXT_PX, _Projectable
 from ..views.toyplot import (
     DEFAULT_EPS,
     TOY_NODES,
@@ -30,6 +33,9 @@ __all__ = ["EPS_RANGE", "ToyModel"]
 
 #: Range of the broadening slider, as powers of ten: sharp poles to smeared ones.
 EPS_RANGE = (-3.0, -0.5)
+#: Projector mode: px added to the figures' top margins, for the larger titles (the
+#: style sheet's ``--bp-toy-top`` follows the network's: 40 px, 50 in projector mode).
+_PROJECTOR_TOP = 10
 #: Colours: springs, the crystal's curves, the nodes whose springs are unchanged,
 #: added springs, removed ones (dashed ghosts), poles, new poles (Okabe & Ito vermillion).
 _SPRING_GRAY = "#5a5a5a"
@@ -41,7 +47,7 @@ _POLE_GRAY = "#7a7a7a"
 _NEW_POLE_COLOR = "#D55E00"
 
 
-class ToyModel(VBox):
+class ToyModel(_Projectable, VBox):
     """The 3 x 3 toy model: toggle springs, see every node's response and the poles.
 
     Parameters
@@ -69,6 +75,8 @@ class ToyModel(VBox):
     first_node, second_node : ipywidgets.Dropdown
     add_button, remove_button, reset_button : ipywidgets.Button
     eps : ipywidgets.FloatLogSlider
+    caption : ipywidgets.HTML
+        What the curves and lines of the response are.
     status : ipywidgets.HTML
         What changed, or why an action was refused.
     response : bpwidgets.views.toyplot.ToyResponse
@@ -89,17 +97,23 @@ class ToyModel(VBox):
         self._lattice = lattice_pairs()
         self._build_network_figure()
         self._build_response_figure()
+        # Widths follow the text (the style sheet), so no label or menu is cut.
+        fit = dict(style={"description_width": "initial"}, layout=Layout(width="auto"))
         self.first_node = Dropdown(options=[(node_label(i), i) for i in range(TOY_NODES)],
-                                   value=4, description="node", layout=Layout(width="12em"))
+                                   value=4, description="node", **fit)
         self.second_node = Dropdown(options=[(node_label(i), i) for i in range(TOY_NODES)],
-                                    value=2, description="and node", layout=Layout(width="12em"))
+                                    value=2, description="and node", **fit)
         self.add_button = Button(description="add spring", icon="plus")
         self.remove_button = Button(description="remove spring", icon="minus")
         self.reset_button = Button(description="reset to crystal", icon="undo")
         self.eps = FloatLogSlider(value=eps, base=10, min=EPS_RANGE[0], max=EPS_RANGE[1],
                                   step=0.05, readout_format=".3f", description="broadening ε",
-                                  continuous_update=True, style={"description_width": "7em"},
-                                  layout=Layout(width="26em"))
+                                  continuous_update=True, style={"description_width": "initial"})
+        self.caption = HTML(
+            '<div class="bp-legend bp-caption">Right: every node\'s response; the crystal\'s '
+            "in light grey, nodes with unchanged springs in grey, the two nodes of a changed "
+            "spring coloured by their Z; dotted lines at the poles, new poles dashed and "
+            "circled.</div>")
         self.status = HTML()
         for name in ("first_node", "second_node", "add_button", "remove_button", "reset_button",
                      "eps", "status"):
@@ -111,14 +125,25 @@ class ToyModel(VBox):
                                                                  self.second_node.value))
         self.reset_button.on_click(lambda _: self.reset())
         self.eps.observe(self._on_eps, "value")
-        super().__init__([
-            HBox([self.network_figure, self.response_figure]),
-            HBox([self.first_node, self.second_node, self.add_button, self.remove_button,
-                  self.reset_button]),
-            self.eps,
-            self.status,
-        ])
+        figures = HBox([self.network_figure, self.response_figure])
+        actions = HBox([self.first_node, self.second_node, self.add_button, self.remove_button,
+                        self.reset_button])
+        figures.add_class("bp-toy-figures")
+        actions.add_class("bp-toy-controls")
+        super().__init__([figures, actions, self.eps, self.caption, self.status])
         self.add_class("bp-toy-model")
+        self.network_figure.add_class("bp-toy-network")
+        self.response_figure.add_class("bp-toy-response")
+        self._remember_styles(
+            self._projector_changes(self.response_figure, top=_PROJECTOR_TOP)
+            + [(self.network_figure, "title_style", {"font-size": f"{PROJECTOR_TEXT_PX}px"}),
+               (self.network_figure, "fig_margin",
+                {**self.network_figure.fig_margin,
+                 "top": self.network_figure.fig_margin["top"] + _PROJECTOR_TOP}),
+               (self.labels, "default_size", 16.0)]
+            + [(mark, "stroke_width", 1.5 * mark.stroke_width)
+               for mark in (self.springs, self.added_springs, self.removed_springs)]
+        )
         self.response = None
         self._redraw("Click two nodes to add the spring between them, or remove it if it is "
                      "there.")
@@ -139,11 +164,12 @@ class ToyModel(VBox):
                                                                "stroke-width": 5},
                              unselected_style={})
         self.labels = Label(x=[], y=[], text=[], scales=scales, colors=["#333333"],
-                            default_size=13, x_offset=10, y_offset=-12, align="start")
+                            default_size=13, x_offset=10, y_offset=-12, align="start",
+                            apply_clip=False)  # the margins leave room; never half a label
         self.network_figure = Figure(
             marks=[self.outline, self.springs, self.removed_springs, self.added_springs,
                    self.nodes, self.labels],
-            title="3 × 3 periodic network (click two nodes)",
+            title="3 × 3 periodic network",
             fig_margin=dict(top=40, bottom=10, left=10, right=10),
             layout=Layout(width="380px", height="400px"),
             **FIGURE_OPTIONS,
@@ -169,8 +195,8 @@ class ToyModel(VBox):
                    self.changed_curves, self.new_pole_marks],
             axes=[Axis(scale=self.omega_scale, label="ω"),
                   Axis(scale=self.response_scale, label="−Im G_ii(ω)", side="left",
-                       tick_format=".1f")],
-            title="On-node response −Im G_ii(ω); crystal in light grey, new poles circled",
+                       tick_format=".1f", label_offset="5ex")],  # clear of the ticks
+            title="On-node response −Im G_ii(ω)",
             fig_margin=dict(top=40, bottom=45, left=60, right=20),
             layout=Layout(width="640px", height="400px"),
             **FIGURE_OPTIONS,
