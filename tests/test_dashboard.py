@@ -63,6 +63,12 @@ def test_crystal_has_a_single_bar_and_the_crystal_dos():
     np.testing.assert_allclose(mean.x, expected.omega, rtol=PLOT_RTOL)
     np.testing.assert_allclose(mean.y, expected.mean, rtol=PLOT_RTOL)
     np.testing.assert_allclose(dashboard.dos_panel.per_seed.y, expected.per_seed, rtol=PLOT_RTOL)
+    # The band: the mean plus and minus its standard error over the two seeds.
+    error = expected.per_seed.std(axis=0, ddof=1) / np.sqrt(2)
+    np.testing.assert_allclose(dashboard.dos_panel.band.y, [expected.mean - error,
+                                                            expected.mean + error],
+                               rtol=1e-9, atol=1e-12)
+    assert "standard error" in dashboard.dos_panel.legend.value
     np.testing.assert_allclose(dashboard.dos_panel.crystal.y, crystal_reduced_dos(expected.omega))
     # The crystal has no Boson peak: nothing shaded, no label.
     assert len(dashboard.dos_panel.excess.x) == 0
@@ -403,3 +409,13 @@ def test_serve_listens_on_localhost_only():
     assert "--Voila.ip=127.0.0.1" in arguments
     assert f"--port={DEFAULT_PORT}" in arguments
     assert arguments[0].endswith("dashboard.ipynb")
+
+
+def test_one_seed_draws_no_error_band():
+    dashboard = Dashboard(size=20, n_seeds=1, background=False)
+    assert len(dashboard.dos_panel.band.x) == 0
+    assert "standard error" not in dashboard.dos_panel.legend.value
+    dashboard.controls.n_seeds.value = 3
+    assert len(dashboard.dos_panel.band.x) == len(dashboard.snapshot.dos.omega)
+    dashboard.close()
+

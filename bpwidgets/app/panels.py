@@ -87,6 +87,8 @@ _HISTOGRAM_HEADROOM = 1.25
 _OMEGA_AXIS_STEP = 0.25
 _FRACTION_AXIS_STEP = 0.05
 #: Colour of the per-seed curves: light, so the mean stands out.
+#: The band of the mean's standard error: Okabe & Ito sky blue, drawn translucent.
+_BAND_COLOR = "#56B4E9"
 _SEED_COLOR = "#9a9a9a"
 
 #: Projector mode: tick labels in px (the issue asks for at least 18 px on the axes).
@@ -351,6 +353,11 @@ class DOSPanel(_Projectable, VBox):
             x=[], y=[], scales=scales, fill="between", fill_colors=["#b0b0b0"],
             fill_opacities=[0.6], colors=["#b0b0b0"], stroke_width=0,
         )
+        # The mean's standard error over the seeds, as a band under the curves.
+        self.band = Lines(
+            x=[], y=[], scales=scales, fill="between", fill_colors=[_BAND_COLOR],
+            fill_opacities=[0.45], colors=[_BAND_COLOR], stroke_width=0,
+        )
         self.per_seed = Lines(
             x=[], y=[], scales=scales, colors=[_SEED_COLOR], stroke_width=0.8, opacities=[0.7]
         )
@@ -383,7 +390,7 @@ class DOSPanel(_Projectable, VBox):
         self.brush = BrushIntervalSelector(scale=self.x_scale, marks=[self.mean], color="#009E73")
         self.figure = Figure(
             marks=[
-                self.excess, self.per_seed, self.crystal, self.crystal_debye,
+                self.excess, self.band, self.per_seed, self.crystal, self.crystal_debye,
                 self.network_debye, self.pins, self.mean, self.peak_label,
             ],
             axes=[
@@ -427,6 +434,11 @@ class DOSPanel(_Projectable, VBox):
         self.per_seed.x, self.per_seed.y = omega, dos.per_seed
         self.mean.x, self.mean.y = omega, dos.mean
         self.mean.labels = [f"mean over {n_seeds} seed{'s' if n_seeds > 1 else ''}"]
+        error = dos.mean_error
+        if np.all(np.isfinite(error)):
+            self.band.x, self.band.y = omega, np.vstack([dos.mean - error, dos.mean + error])
+        else:  # one seed: no scatter to show
+            self.band.x, self.band.y = [], []
         self.crystal.x, self.crystal.y = omega, crystal_reduced_dos(omega)
         ends = np.array([omega[0], omega[-1]])
         self.crystal_debye.x, self.crystal_debye.y = ends, np.full(2, CRYSTAL_DEBYE_LEVEL)
@@ -487,6 +499,9 @@ class DOSPanel(_Projectable, VBox):
                  for m, text in entries]
         items.append(_legend_item(_box_sample(self.excess.fill_colors[0]),
                                   "excess over the networks' Debye level: the Boson peak"))
+        if len(self.band.x):
+            items.append(_legend_item(_box_sample(self.band.fill_colors[0]),
+                                      "mean ± its standard error over the seeds"))
         if self.pins.visible:
             items += [_legend_item(_line_sample(color, self.pins.stroke_width, "solid"),
                                    f"pinned: {label}")
