@@ -306,7 +306,8 @@ def test_refused_parameters_show_a_message_and_controls_recover(small_dashboard)
     # an old link) still gets the core's refusal on the page.
     small_dashboard.session.update(first_seed=-1)
     assert "bp-status-error" in _status(small_dashboard)
-    assert "seed must be a non-negative integer" in _status(small_dashboard)
+    assert "seeds must be a non-empty sequence of distinct non-negative integers" in _status(
+        small_dashboard)
     assert "Traceback" not in _status(small_dashboard)
     assert small_dashboard.snapshot is shown  # the panels keep the last good result
     # The controls show what they can (the box holds its bound) and a move recovers.

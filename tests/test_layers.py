@@ -34,8 +34,8 @@ FORBIDDEN_LIBRARIES = {"core": _PAGE_LIBRARIES, "session": _PAGE_LIBRARIES,
 #: Inside the core, a module imports only modules of a lower rank (so no cycle can form);
 #: docs/architecture.md gives the same order.
 CORE_RANKS = {
-    "parallel": 0, "network": 1, "analysis": 1, "linalg": 2, "debye": 3, "kpm": 3,
-    "dos": 4, "modes": 5, "toy": 5, "paper": 6,
+    "parallel": 0, "limits": 0, "network": 1, "analysis": 1, "linalg": 2, "debye": 3, "kpm": 3,
+    "outliers": 3, "dos": 4, "modes": 5, "toy": 5, "paper": 6,
 }
 
 

@@ -6,12 +6,15 @@ by :mod:`bpwidgets`. The modules, each importing only those before it:
 
 * :mod:`~bpwidgets.core.parallel`: the thread pool and the one policy for
   where parallel work runs;
+* :mod:`~bpwidgets.core.limits`: the most memory one request may need;
 * :mod:`~bpwidgets.core.network`: the frozen spring networks;
 * :mod:`~bpwidgets.core.linalg`: threaded sparse products, stacks of networks,
   the Chebyshev recursion and the Lanczos bound of the spectrum;
 * :mod:`~bpwidgets.core.debye`: the Debye level from the conductance solve;
 * :mod:`~bpwidgets.core.kpm`: Chebyshev moments, the Jackson kernel and the
   Jacobi reconstruction;
+* :mod:`~bpwidgets.core.outliers`: the stiff modes above the bulk, found
+  locally and deflated from the Chebyshev moments;
 * :mod:`~bpwidgets.core.dos`: the Debye-reduced density of states;
 * :mod:`~bpwidgets.core.modes`: where the modes live (mode weights);
 * :mod:`~bpwidgets.core.toy`, :mod:`~bpwidgets.core.analysis`,

@@ -19,7 +19,7 @@ import scipy.fft
 
 from . import parallel
 from .linalg import _row_dots, _Stack
-from .network import Network
+from .network import Network, _check_network
 
 __all__ = [
     "CONDUCTANCE_MAX_ITERATIONS",
@@ -62,6 +62,11 @@ def stiffness_tensor(network: Network) -> np.ndarray:
     ndarray, shape (2, 2)
         sigma, symmetric; the identity for the crystal with t = 1.
 
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
+
     Notes
     -----
     With node potentials ``V_i = E . r_i + u_i`` and u periodic, Kirchhoff's law
@@ -79,7 +84,7 @@ def stiffness_tensor(network: Network) -> np.ndarray:
     array([[1., 0.],
            [0., 1.]])
     """
-    return _stiffness_tensors(_Stack([network]))[0]
+    return _stiffness_tensors(_Stack([_check_network(network)]))[0]
 
 
 def debye_level(network: Network) -> float:
@@ -99,6 +104,11 @@ def debye_level(network: Network) -> float:
     float
         The Debye level; ``1 / (2 pi)`` for the crystal with t = 1.
 
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
+
     Examples
     --------
     >>> from bpwidgets import build_network
@@ -106,7 +116,7 @@ def debye_level(network: Network) -> float:
     >>> round(debye_level(net) * 2 * np.pi, 12)
     1.0
     """
-    return float(_debye_levels(_Stack([network]))[0])
+    return float(_debye_levels(_Stack([_check_network(network)]))[0])
 
 
 def _debye_levels(stack) -> np.ndarray:

@@ -34,15 +34,28 @@ from .kpm import (
     _chebyshev_affine,
     _check_moments,
     _check_omega,
+    _check_positive,
     _check_scale,
+    _check_vectors,
     _cumulative,
     _exact_moments,
+    _kpm_bytes,
     _kpm_moments,
     _reconstruct,
     default_vectors,
 )
-from .linalg import _check_networks, _lanczos_bound, _safe_bound, _stacks, _within_bound
-from .network import Network, build_networks
+from .limits import _check_memory
+from .linalg import _check_networks, _safe_bound, _stacks, _within_bound
+from .outliers import _bulk_bounds, _exact_counterparts
+from .network import (
+    Network,
+    _check_choice,
+    _check_network,
+    _check_network_memory,
+    _check_parameters,
+    _check_seed_list,
+    build_networks,
+)
 
 __all__ = [
     "EXACT_MAX_NODES",
@@ -79,9 +92,12 @@ def exact_frequencies(network: Network) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
     ValueError
-        If the network is larger than ``EXACT_MAX_NODES``: use
-        ``reduced_dos(..., method="kpm")`` there.
+        If the network is larger than ``EXACT_MAX_NODES`` (use
+        ``reduced_dos(..., method="kpm")`` there), or its dense matrix would
+        need more memory than :func:`bpwidgets.core.limits.memory_limit`.
 
     Examples
     --------
@@ -90,18 +106,31 @@ def exact_frequencies(network: Network) -> np.ndarray:
     >>> exact_frequencies(net).round(3)
     array([0.   , 1.732, 1.732, 1.732, 1.732, 2.449, 2.449, 2.449, 2.449])
     """
-    if network.n_nodes > EXACT_MAX_NODES:
-        raise ValueError(
-            f"network has {network.n_nodes} nodes: exact diagonalisation is limited to "
-            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use the fast method, "
-            "reduced_dos(..., method='kpm')"
-        )
+    _check_network(network)
+    _check_dense(network.n_nodes, "exact diagonalisation",
+                 "use the fast method, reduced_dos(..., method='kpm')")
     matrix = network.dynamical_matrix()
     eigenvalues = scipy.linalg.eigvalsh(matrix.toarray())
     # Round-off leaves the zero modes at +-1e-15: set them, one per cluster, to zero.
     n_zero, _ = network.clusters()
     eigenvalues[:n_zero] = 0.0
     return np.sqrt(np.clip(eigenvalues, 0.0, None))
+
+
+def _check_dense(n_nodes, task, hint, *, eigenvectors=False, extra_bytes=0) -> None:
+    """Refuse to diagonalise ``n_nodes`` densely past ``EXACT_MAX_NODES`` or the memory limit.
+
+    The N x N matrix and LAPACK's copy take 16 bytes per entry, 24 with the
+    eigenvectors, and its workspace about 300 bytes per node (measured with
+    tracemalloc); ``extra_bytes`` is what the caller holds besides.
+    """
+    if n_nodes > EXACT_MAX_NODES:
+        raise ValueError(
+            f"network has {n_nodes} nodes: {task} is limited to "
+            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; {hint}"
+        )
+    needed = (24 if eigenvectors else 16) * n_nodes**2 + 512 * n_nodes + extra_bytes
+    _check_memory(f"network of {n_nodes} nodes: {task}", needed)
 
 
 def crystal_reduced_dos(omega, t: float = 1.0) -> np.ndarray:
@@ -115,21 +144,27 @@ def crystal_reduced_dos(omega, t: float = 1.0) -> np.ndarray:
     Parameters
     ----------
     omega : array_like
-        Frequencies.
+        Frequencies, finite and >= 0, of any shape.
     t : float, optional
-        Spring constant of every bond.
+        Spring constant of every bond, positive and finite.
 
     Returns
     -------
     ndarray
         g(omega)/omega, same shape as ``omega``.
 
+    Raises
+    ------
+    ValueError
+        For a negative or non-finite frequency, or a bad ``t``.
+
     Examples
     --------
     >>> round(float(crystal_reduced_dos(1e-6) * 2 * np.pi), 9)  # the Debye level 1/(2 pi t)
     1.0
     """
-    omega = np.asarray(omega, dtype=float)
+    omega = _check_omega(omega, grid=False)
+    t = _check_positive("t", t)
     m = 1.0 - (1.0 - omega**2 / (4.0 * t)) ** 2
     inside = (omega >= 0) & (omega <= 2.0 * np.sqrt(2.0 * t))
     with np.errstate(invalid="ignore"):
@@ -149,7 +184,8 @@ class ReducedDOS:
     omega : ndarray, shape (G,)
         Frequency grid.
     per_seed : ndarray, shape (S, G)
-        g(omega)/omega of every seed (per node; zero modes excluded).
+        g(omega)/omega of every seed (per node; zero modes and modes above the
+        bulk excluded).
     mean : ndarray, shape (G,)
         Mean over seeds.
     debye_level : float
@@ -162,13 +198,24 @@ class ReducedDOS:
         How the moments were obtained.
     moments : ndarray, shape (S, K)
         Chebyshev moments ``mu_n = (1/N) sum_k T_n(x_k)`` over the non-zero
-        modes, ``x = 2 lambda / scale - 1``. Re-smooth with :meth:`smoothed`.
+        modes of the bulk (those above it are apart, :attr:`outlier_frequencies`),
+        ``x = 2 lambda / scale - 1`` (Weisse et al., Eq. (34)). Re-smooth with
+        :meth:`smoothed`.
     scale : float
-        Upper bound of the eigenvalues used to rescale H onto [-1, 1].
+        Upper bound of the bulk's eigenvalues used to rescale H onto [-1, 1];
+        the resolution is about ``pi sqrt(scale) / (2 K)``.
     zero_modes : ndarray, shape (S,)
         Fraction of zero modes (connected clusters / N); they sit at omega = 0.
     mean_coordination : ndarray, shape (S,)
         Mean number of springs per node of every seed.
+    outlier_frequencies : tuple of ndarray
+        Every seed's modes above its bulk, ascending (docs/physics.md, "Modes
+        above the bulk"): stiff modes localised on very short springs, counted
+        apart and left out of the moments, the bound and the curves. Empty for a
+        seed without any. :attr:`outlier_note` says so in words.
+    outlier_modes : ndarray, shape (S,)
+        Fraction of modes above the bulk (their count / N) of every seed; with
+        the moments' ``mu_0`` and ``zero_modes`` it sums to 1.
     """
 
     omega: np.ndarray
@@ -182,6 +229,8 @@ class ReducedDOS:
     scale: float
     zero_modes: np.ndarray
     mean_coordination: np.ndarray
+    outlier_frequencies: tuple
+    outlier_modes: np.ndarray
 
     def smoothed(self, *, moments=None, omega=None) -> "ReducedDOS":
         """The same spectra from the stored moments, with fewer moments or another grid.
@@ -194,11 +243,17 @@ class ReducedDOS:
             Number of moments to keep (at most the stored number): fewer gives a
             smoother curve with resolution about ``pi omega_max / (2 moments)``.
         omega : array_like, optional
-            New frequency grid.
+            New frequency grid: finite frequencies >= 0, at most ``MAX_GRID_POINTS``.
 
         Returns
         -------
         ReducedDOS
+
+        Raises
+        ------
+        ValueError
+            For moments outside 8 .. the stored number, a bad grid, or a
+            reconstruction that would need more memory than the limit.
 
         Examples
         --------
@@ -212,6 +267,8 @@ class ReducedDOS:
                 f"moments must be at most the {self.moments.shape[1]} stored; got {kept}"
             )
         grid = self.omega if omega is None else _check_omega(omega)
+        _check_memory(f"moments={kept} on omega of {grid.size} points",
+                      _kpm_bytes(0, 0, kept, grid.size, len(self.moments)))
         per_seed = _reconstruct(self.moments[:, :kept], self.scale, grid)
         return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0))
 
@@ -229,11 +286,16 @@ class ReducedDOS:
         scale : float
             New bound, at least the current one (which lies above the spectrum).
         omega : array_like, optional
-            Grid of the result; default: the current one.
+            Grid of the result; default: the current one. As for :meth:`smoothed`.
 
         Returns
         -------
         ReducedDOS
+
+        Raises
+        ------
+        ValueError
+            For a scale that is not finite or below the current one, or a bad grid.
 
         Examples
         --------
@@ -247,6 +309,8 @@ class ReducedDOS:
             # Only the current bound is known to lie above the spectrum.
             raise ValueError(f"scale must be at least the current bound {self.scale}; got {scale}")
         grid = self.omega if omega is None else _check_omega(omega)
+        _check_memory(f"omega of {grid.size} points",
+                      _kpm_bytes(0, 0, self.moments.shape[1], grid.size, len(self.moments)))
         ratio = self.scale / scale
         conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.shape[1])
         moment_rows = self.moments @ conversion.T
@@ -311,6 +375,8 @@ class ReducedDOS:
             moments=np.concatenate([part.moments for part in parts]),
             zero_modes=np.concatenate([part.zero_modes for part in parts]),
             mean_coordination=np.concatenate([part.mean_coordination for part in parts]),
+            outlier_frequencies=sum((part.outlier_frequencies for part in parts), ()),
+            outlier_modes=np.concatenate([part.outlier_modes for part in parts]),
         )
 
     def cumulative(self, omega) -> np.ndarray:
@@ -318,13 +384,19 @@ class ReducedDOS:
 
         Parameters
         ----------
-        omega : array_like
-            Frequencies.
+        omega : float or array_like
+            Frequencies: finite, >= 0, at most ``MAX_GRID_POINTS`` of them.
 
         Returns
         -------
         ndarray, shape (S, len(omega))
-            Includes the zero modes at omega = 0.
+            Includes the zero modes at omega = 0 and the modes above the bulk
+            (:attr:`outlier_frequencies`) at their frequencies, so it reaches 1.
+
+        Raises
+        ------
+        ValueError
+            For a negative or non-finite frequency, or too many.
 
         Examples
         --------
@@ -332,8 +404,35 @@ class ReducedDOS:
         >>> float(result.cumulative([100.0])[0, 0].round(6))
         1.0
         """
-        omega = np.atleast_1d(np.asarray(omega, dtype=float))
-        return _cumulative(self.moments, self.scale, omega) + self.zero_modes[:, None]
+        omega = _check_omega(omega if np.ndim(omega) else [omega])
+        outliers = np.array([
+            fraction * np.searchsorted(f, omega, side="right") / max(f.size, 1)
+            for f, fraction in zip(self.outlier_frequencies, self.outlier_modes)
+        ])
+        return (_cumulative(self.moments, self.scale, omega) + self.zero_modes[:, None]
+                + outliers)
+
+    @property
+    def outlier_note(self) -> str:
+        """The modes above the bulk in words, ``""`` when there are none.
+
+        Examples
+        --------
+        >>> reduced_dos(20, 0.3, connection="cutoff", spring="inverse", seeds=2).outlier_note
+        ''
+        >>> reduced_dos(60, 0.5, connection="cutoff", spring="inverse", seeds=1).outlier_note
+        '148 modes above ω = 4.1, up to ω = 34, not shown'
+        """
+        found = [f for f in self.outlier_frequencies if f.size]
+        if not found:
+            return ""
+        count = sum(f.size for f in found)
+        low = np.floor(10.0 * min(f[0] for f in found)) / 10.0
+        high = max(f[-1] for f in found)
+        modes = "1 mode" if count == 1 else f"{count} modes"
+        networks = "" if len(self.seeds) == 1 else f" in {len(self.seeds)} networks"
+        top = f"{high:.0f}" if high >= 10 else f"{high:.1f}"
+        return f"{modes}{networks} above ω = {low:.1f}, up to ω = {top}, not shown"
 
     @property
     def mean_error(self) -> np.ndarray:
@@ -388,21 +487,21 @@ def reduced_dos(
     size, delta, connection, spring
         As for :func:`bpwidgets.build_network`.
     seeds : int or sequence of int, optional
-        A count n (seeds 0 .. n-1) or explicit seeds; seed s is the network
-        ``build_network(..., seed=s)``.
+        A count n (seeds 0 .. n-1) or explicit seeds, distinct non-negative
+        integers; seed s is the network ``build_network(..., seed=s)``.
     omega : array_like, optional
-        Frequency grid; default ``DEFAULT_GRID_POINTS`` points from 0 to the top
-        of the spectrum.
+        Frequency grid, finite frequencies >= 0, at most ``MAX_GRID_POINTS``;
+        default ``DEFAULT_GRID_POINTS`` points from 0 to the top of the bulk, sqrt(scale).
     method : {"kpm", "exact"}, optional
         ``"kpm"``: the kernel polynomial method, linear in N. ``"exact"``: dense
         diagonalisation (at most ``EXACT_MAX_NODES`` nodes), smoothed with the same
         kernel on the same grid, so that the two differ only by the stochastic
         trace.
     moments : int, optional
-        Number K of Chebyshev moments (even, at least 8).
+        Number K of Chebyshev moments (even, from 8 to ``MAX_MOMENTS``).
     vectors : int, optional
-        Random vectors R per seed (KPM only); default: enough that
-        ``N * R * seeds >= DEFAULT_SAMPLES``.
+        Random vectors R per seed (KPM only), from 1 to ``MAX_VECTORS``;
+        default: enough that ``N * R * seeds >= DEFAULT_SAMPLES``.
 
     Returns
     -------
@@ -411,8 +510,13 @@ def reduced_dos(
     Raises
     ------
     ValueError
-        For bad network parameters, seeds <= 0, an unknown method, or an exact
-        computation past ``EXACT_MAX_NODES``.
+        For bad network parameters, seeds that are not a positive count or
+        distinct non-negative integers, an unknown method, moments, vectors or
+        omega outside the limits above, an exact computation past
+        ``EXACT_MAX_NODES``, or a request (the networks, the N x R x seeds
+        random vectors, the dense matrix) that would need more memory than
+        :func:`bpwidgets.core.limits.memory_limit`. All is checked before any
+        network is built.
 
     Notes
     -----
@@ -424,7 +528,13 @@ def reduced_dos(
     them (Eq. (71)); the density is rebuilt in Jacobi polynomials with weight
     ``(1 - x)^(1/2)``, regular at x = -1, so the constant density at the 2D
     Debye edge is not biased. Finally ``g(omega)/omega = 2 rho_lambda(omega^2)``
-    needs no division by omega.
+    needs no division by omega. Modes far above the bulk (1/r springs between
+    nearly coinciding nodes, delta near 0.5) would set lambda_max and coarsen
+    the whole curve: each network's are found locally, projected out of the
+    random vectors and of every product, and counted apart at their
+    frequencies (:attr:`ReducedDOS.outlier_frequencies`), so the bound and the
+    resolution are the bulk's and the integrated DOS still reaches 1
+    (docs/physics.md, "Modes above the bulk").
 
     Examples
     --------
@@ -432,9 +542,11 @@ def reduced_dos(
     >>> result.per_seed.shape, round(result.debye_level, 3)
     ((10, 401), 0.217)
     """
-    networks = build_networks(
-        size, delta, connection=connection, spring=spring, seeds=_check_seeds(seeds)
-    )
+    seeds = _check_seeds(seeds)
+    size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
+    _check_network_memory(size, delta, connection, len(seeds))
+    _check_request(size * size, len(seeds), method, moments, vectors, omega)
+    networks = build_networks(size, delta, connection=connection, spring=spring, seeds=seeds)
     return reduced_dos_of(networks, omega=omega, method=method, moments=moments, vectors=vectors)
 
 
@@ -461,6 +573,14 @@ def reduced_dos_of(
     -------
     ReducedDOS
 
+    Raises
+    ------
+    TypeError
+        If ``networks`` is not a sequence of :class:`~bpwidgets.Network`.
+    ValueError
+        For no networks, networks of different sizes, a bad scale, or as
+        :func:`reduced_dos` does for the other arguments.
+
     Examples
     --------
     >>> from bpwidgets import build_network
@@ -469,37 +589,47 @@ def reduced_dos_of(
     >>> reduced_dos_of(nets).seeds
     (0, 1, 2)
     """
-    networks = list(networks)
-    _check_networks(networks)
-    if method not in ("kpm", "exact"):
-        raise ValueError(f"method must be one of 'kpm', 'exact'; got {method!r}")
-    n_moments = _check_moments(moments)
-    if vectors is not None and (
-        isinstance(vectors, bool) or not isinstance(vectors, numbers.Integral) or vectors < 1
-    ):
-        raise ValueError(f"vectors must be a positive integer; got {vectors!r}")
-    grid = None if omega is None else _check_omega(omega)
+    networks = _check_networks(networks)
+    n_moments, n_vectors, grid = _check_request(
+        networks[0].n_nodes, len(networks), method, moments, vectors, omega
+    )
     if scale is not None:
         scale = _check_scale(scale)
 
     # Both methods rescale by the same bound, so they share one kernel and differ
     # only by the stochastic trace. The networks are split into one stack per core;
-    # each stack's work runs in its own thread.
+    # each stack's work runs in its own thread. Each network's modes above its bulk
+    # are found, counted and deflated on their own; the bound is the bulk's
+    # (docs/physics.md, "Modes above the bulk").
     stacks = _stacks(networks)
+    bulk = parallel.each(_bulk_bounds, stacks)
     if scale is None:
-        scale = _lanczos_bound(stacks)
+        scale = float(max(bounds.max() for bounds, _, _ in bulk))
+    counts = [outliers.count for _, found, _ in bulk for outliers in found]
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
-        if max(f[-1] for f in frequencies) ** 2 > scale:
+        # The exact modes nearest the KPM's outliers are left out, and kept at their
+        # exact frequencies.
+        left_out = [
+            _exact_counterparts(f, outliers.frequencies)
+            for f, outliers in zip(frequencies, (o for _, found, _ in bulk for o in found))
+        ]
+        if max(f[~mask][-1] for f, mask in zip(frequencies, left_out)) ** 2 > scale:
             scale = _safe_bound(stacks)
-        moment_rows, zero_modes = _exact_moments(networks, frequencies, scale, n_moments)
+        moment_rows, zero_modes = _exact_moments(
+            networks, frequencies, scale, n_moments, left_out
+        )
+        outlier_frequencies = tuple(f[mask] for f, mask in zip(frequencies, left_out))
     else:
-        n_vectors = vectors or default_vectors(sum(n.n_nodes for n in networks))
         zero_modes = np.array([n.clusters()[0] / n.n_nodes for n in networks])
+        outlier_frequencies = tuple(
+            outliers.frequencies for _, found, _ in bulk for outliers in found
+        )
 
         def moments_with(scale):
             parts = parallel.each(
-                lambda stack: _kpm_moments(stack, scale, n_moments, n_vectors), stacks
+                lambda item: _kpm_moments(item[0], scale, n_moments, n_vectors, item[1][2]),
+                list(zip(stacks, bulk)),
             )
             return np.concatenate(parts)
 
@@ -521,16 +651,20 @@ def reduced_dos_of(
         scale=float(scale),
         zero_modes=zero_modes,
         mean_coordination=np.array([n.coordination.mean() for n in networks]),
+        outlier_frequencies=outlier_frequencies,
+        outlier_modes=np.array([c / n.n_nodes for c, n in zip(counts, networks)]),
     )
 
 
 def spectrum_bound(networks) -> float:
-    """The bound :func:`reduced_dos_of` rescales by: above every network's eigenvalues.
+    """The bound :func:`reduced_dos_of` rescales by: above every network's bulk eigenvalues.
 
     The largest over the networks of each one's bound: the top Ritz value of a
     short Lanczos run plus its residual and a 2 % margin, and never above the
-    network's Gershgorin bound. A network's own bound does not depend on which
-    networks it is given with.
+    network's Gershgorin bound. A network with modes far above its bulk (very
+    short 1/r springs, delta near 0.5) is bounded without them: they are
+    deflated (docs/physics.md, "Modes above the bulk"). A network's own bound
+    does not depend on which networks it is given with.
 
     Parameters
     ----------
@@ -540,6 +674,13 @@ def spectrum_bound(networks) -> float:
     -------
     float
 
+    Raises
+    ------
+    TypeError
+        If ``networks`` is not a sequence of :class:`~bpwidgets.Network`.
+    ValueError
+        For no networks, or networks of different sizes.
+
     Examples
     --------
     >>> from bpwidgets import build_network
@@ -547,28 +688,47 @@ def spectrum_bound(networks) -> float:
     >>> 8.0 <= spectrum_bound([crystal]) <= 8.0 * 1.03   # the crystal's top is 8
     True
     """
-    networks = list(networks)
-    _check_networks(networks)
-    return _lanczos_bound(_stacks(networks))
+    stacks = _stacks(_check_networks(networks))
+    return float(max(bounds.max() for bounds, _, _ in parallel.each(_bulk_bounds, stacks)))
 
 
-def _check_seeds(seeds) -> tuple:
-    if isinstance(seeds, bool):
-        raise ValueError(f"seeds must be a positive count or a list of seeds; got {seeds!r}")
-    if isinstance(seeds, numbers.Integral):
+#: The ways to get the moments of a reduced DOS.
+_METHODS = ("kpm", "exact")
+
+
+def _check_request(n_nodes, n_networks, method, moments, vectors, omega) -> tuple:
+    """``(n_moments, n_vectors, grid)`` of a reduced DOS of ``n_networks`` of ``n_nodes`` each.
+
+    Refuses what :func:`reduced_dos` lists, the memory included: the dense
+    matrix of ``method="exact"``, or the KPM's random vectors, N x R x seeds
+    entries together; the reconstruction on the grid for either.
+    """
+    _check_choice("method", method, _METHODS)
+    n_moments = _check_moments(moments)
+    total = n_nodes * n_networks
+    n_vectors = default_vectors(total) if vectors is None else _check_vectors(vectors)
+    grid = None if omega is None else _check_omega(omega)
+    n_grid = DEFAULT_GRID_POINTS if grid is None else grid.size
+    reconstruction = _kpm_bytes(0, 0, n_moments, n_grid, n_networks)
+    if method == "exact":
+        # One network at a time, and the Chebyshev values of its N modes.
+        _check_dense(n_nodes, "exact diagonalisation", "use the fast method, method='kpm'",
+                     extra_bytes=8 * n_moments * n_nodes + reconstruction)
+    else:
+        _check_memory(
+            f"vectors={n_vectors} per seed over {n_networks} seeds of {n_nodes} nodes "
+            f"({total * n_vectors} random-vector entries)",
+            _kpm_bytes(total, n_vectors, n_moments, n_grid, n_networks),
+        )
+    return n_moments, n_vectors, grid
+
+
+def _check_seeds(seeds):
+    """A count n as ``range(n)`` (listed only once the memory is checked), else the seeds."""
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         if seeds <= 0:
             raise ValueError(f"seeds must be a positive count or a list of seeds; got {seeds}")
-        return tuple(range(int(seeds)))
-    try:
-        seeds = tuple(seeds)
-    except TypeError:
-        raise ValueError(
-            f"seeds must be a positive count or a list of seeds; got {seeds!r}"
-        ) from None
-    if not seeds or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
-    ):
-        raise ValueError(
-            f"seeds must be a positive count or a non-empty list of non-negative ints; got {seeds!r}"
-        )
-    return tuple(int(s) for s in seeds)
+        return range(int(seeds))
+    if isinstance(seeds, bool):
+        raise ValueError(f"seeds must be a positive count or a list of seeds; got {seeds!r}")
+    return _check_seed_list(seeds)

@@ -23,6 +23,7 @@ rescaling bound exactly.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 
 import numpy as np
@@ -38,6 +39,9 @@ __all__ = [
     "DEFAULT_SAMPLES",
     "JACOBI_ALPHA",
     "JACOBI_BETA",
+    "MAX_GRID_POINTS",
+    "MAX_MOMENTS",
+    "MAX_VECTORS",
     "default_vectors",
 ]
 
@@ -53,8 +57,23 @@ DEFAULT_SAMPLES = 300_000
 #: beta = 0 keeps a density that is constant at lambda = 0 (the 2D Debye edge) unbiased.
 JACOBI_ALPHA, JACOBI_BETA = 0.5, 0.0
 
-#: Default frequency grid: points from 0 to the top of the spectrum.
+#: Default frequency grid: points from 0 to the top of the bulk (modes far above it are apart).
 DEFAULT_GRID_POINTS = 401
+
+#: Most moments: resolution about 1e-3 in omega, and each K x K conversion matrix takes 128 MiB.
+MAX_MOMENTS = 4096
+
+#: Most random vectors per seed: the trace error 1/sqrt(N R) is then below 0.1 % even at N = 9.
+MAX_VECTORS = 100_000
+
+#: Most frequencies in a grid: 250 times the default, far finer than the kernel resolves.
+MAX_GRID_POINTS = 100_000
+
+#: Bytes per entry of the N x R block of random vectors while the moments run: the float64
+#: draw, then the float32 recursion's vectors (measured with tracemalloc: 18 to 25).
+_BYTES_PER_VECTOR_ENTRY = 24
+#: Bytes per node besides: the stacked matrix's copies, the conductance solve (measured: ~260).
+_BYTES_PER_KPM_NODE = 256
 
 
 def default_vectors(total_nodes) -> int:
@@ -70,33 +89,85 @@ def default_vectors(total_nodes) -> int:
     int
         At least 1.
 
+    Raises
+    ------
+    ValueError
+        If ``total_nodes`` is not a positive integer.
+
     Examples
     --------
     >>> default_vectors(10 * 60 * 60), default_vectors(1000 * 1000)
     (9, 1)
     """
+    if (isinstance(total_nodes, bool) or not isinstance(total_nodes, numbers.Integral)
+            or total_nodes < 1):
+        raise ValueError(f"total_nodes must be a positive integer; got {total_nodes!r}")
     return max(1, -(-DEFAULT_SAMPLES // int(total_nodes)))
 
 
 def _check_moments(moments) -> int:
-    if isinstance(moments, bool) or not isinstance(moments, numbers.Integral) or moments < 8:
-        raise ValueError(f"moments must be an integer of at least 8; got {moments!r}")
+    if (isinstance(moments, bool) or not isinstance(moments, numbers.Integral)
+            or not 8 <= moments <= MAX_MOMENTS):
+        raise ValueError(
+            f"moments must be an integer from 8 to MAX_MOMENTS = {MAX_MOMENTS}; got {moments!r}"
+        )
     return int(moments) + int(moments) % 2
 
 
+def _check_vectors(vectors) -> int:
+    if (isinstance(vectors, bool) or not isinstance(vectors, numbers.Integral)
+            or not 1 <= vectors <= MAX_VECTORS):
+        raise ValueError(
+            f"vectors must be an integer from 1 to MAX_VECTORS = {MAX_VECTORS}; got {vectors!r}"
+        )
+    return int(vectors)
+
+
+def _check_positive(name, value) -> float:
+    """A positive finite number (not a bool) as a float, or a ValueError naming it."""
+    try:
+        number = float(value) if isinstance(value, numbers.Real) else math.nan
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if isinstance(value, bool) or not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a positive finite number; got {value!r}")
+    return number
+
+
 def _check_scale(scale) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (
-        np.isfinite(scale) and scale > 0
-    ):
-        raise ValueError(f"scale must be a positive finite number; got {scale!r}")
-    return float(scale)
+    return _check_positive("scale", scale)
 
 
-def _check_omega(omega) -> np.ndarray:
-    grid = np.asarray(omega, dtype=float)
-    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)) or grid.min() < 0:
-        raise ValueError("omega must be a non-empty 1D array of finite frequencies >= 0")
-    return grid
+def _check_omega(omega, *, name="omega", grid=True) -> np.ndarray:
+    """Frequencies: finite, >= 0; with ``grid``, a non-empty 1D array of at most
+    ``MAX_GRID_POINTS``, else any shape."""
+    try:
+        values = np.asarray(omega, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be frequencies (numbers); got {omega!r}") from None
+    if grid and (values.ndim != 1 or values.size == 0):
+        raise ValueError(
+            f"{name} must be a non-empty 1D array of frequencies; got shape {values.shape}"
+        )
+    if grid and values.size > MAX_GRID_POINTS:
+        raise ValueError(
+            f"{name} must have at most MAX_GRID_POINTS = {MAX_GRID_POINTS} points; "
+            f"got {values.size}"
+        )
+    if not np.all(np.isfinite(values)):
+        bad = values[~np.isfinite(values)][0]
+        raise ValueError(f"{name} must hold finite frequencies; got {bad}")
+    if values.size and values.min() < 0:
+        raise ValueError(f"{name} must hold frequencies >= 0; got {values.min()}")
+    return values
+
+
+def _kpm_bytes(n_nodes, n_vectors, n_moments, n_grid, n_rows) -> int:
+    """About the most memory a KPM request holds: its N x R random-vector block over
+    ``n_nodes`` (all seeds together) and what each node needs besides, then the
+    reconstruction's K x K conversions and K x G polynomial values, and the S x G curves."""
+    return (n_nodes * (_BYTES_PER_VECTOR_ENTRY * n_vectors + _BYTES_PER_KPM_NODE)
+            + 8 * (3 * n_moments**2 + n_moments * n_grid + 2 * n_rows * n_grid))
 
 
 # --------------------------------------------------------------------------- moments
@@ -123,11 +194,21 @@ def _random_vectors(networks, n_vectors):
     return np.concatenate(parts)
 
 
-def _kpm_moments(stack, scale, n_moments, n_vectors):
-    """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34))."""
+def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
+    """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34)).
+
+    With ``deflation`` (:class:`bpwidgets.core.outliers._Deflation`) the vectors
+    are projected off each network's outliers before and after every product:
+    the moments are those of the bulk, normalised to its share of the modes,
+    ``mu_0 = (N - zero modes - outliers) / N`` (docs/physics.md, "Modes above
+    the bulk").
+    """
     networks = stack.networks
     sizes = np.array([n.n_nodes for n in networks])
     start = _random_vectors(networks, n_vectors)
+    project = None if deflation is None else deflation.project
+    if project is not None:
+        start = project(start)
     # Single precision: the recursion reads the matrix and the vectors 2K times and is
     # bound by memory traffic, which this halves. Per-network dots are summed pairwise.
     start = start.astype(np.float32)
@@ -140,7 +221,7 @@ def _kpm_moments(stack, scale, n_moments, n_vectors):
         return dots.astype(np.float64) / (sizes * n_vectors)
 
     squares, crosses = [], []
-    alphas = _chebyshev_vectors(stack.matrix, start, scale)
+    alphas = _chebyshev_vectors(stack.matrix, start, scale, project)
     alpha = next(alphas)
     for _ in range(n_moments // 2):
         alpha_next = next(alphas)
@@ -151,6 +232,8 @@ def _kpm_moments(stack, scale, n_moments, n_vectors):
     # The vectors carry the weight of the non-zero modes (one zero mode per cluster);
     # normalise to the whole node count.
     n_zero = np.array([n.clusters()[0] for n in networks])
+    if deflation is not None:
+        n_zero = n_zero + deflation.counts  # the outliers are counted apart too
     nonzero = (sizes - n_zero) / sizes
     moments *= (nonzero / moments[:, 0])[:, None]
     return moments
@@ -169,12 +252,18 @@ def _doubled_moments(squares, crosses) -> np.ndarray:
     return moments
 
 
-def _exact_moments(networks, frequencies, scale, n_moments):
-    """Chebyshev moments of the exact non-zero modes: the KPM's expectation value."""
+def _exact_moments(networks, frequencies, scale, n_moments, left_out=None):
+    """Chebyshev moments of the exact non-zero modes: the KPM's expectation value.
+
+    ``left_out``, per network a boolean mask over its frequencies, marks the modes
+    the KPM deflates (its outliers' exact counterparts): they are left out of the
+    moments, and not counted as zero modes.
+    """
     rows, zero_fraction = [], []
-    for network, omega in zip(networks, frequencies):
-        nonzero = omega[omega > 0]
-        n_zero = network.n_nodes - nonzero.size
+    masks = [None] * len(networks) if left_out is None else left_out
+    for network, omega, mask in zip(networks, frequencies, masks):
+        n_zero = np.count_nonzero(omega == 0)
+        nonzero = omega[(omega > 0) if mask is None else (omega > 0) & ~mask]
         x = 2.0 * nonzero**2 / scale - 1.0
         rows.append(_chebyshev_values(x, n_moments).sum(axis=1) / network.n_nodes)
         zero_fraction.append(n_zero / network.n_nodes)

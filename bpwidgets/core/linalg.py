@@ -31,7 +31,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from . import parallel
-from .network import Network
+from .network import Network, _check_network
 
 __all__ = [
     "LANCZOS_SEED",
@@ -138,21 +138,28 @@ class _ThreadedMatrix:
         return self._with_blocks(blocks)
 
 
-def _chebyshev_vectors(matrix, start, scale):
+def _chebyshev_vectors(matrix, start, scale, project=None):
     """``T_0(H~) v, T_1(H~) v, T_2(H~) v, ...`` without end, ``H~ = 2 H / scale - 1``.
 
     The one Chebyshev recursion of the package: ``matrix`` is H as a
     :class:`_ThreadedMatrix`, ``start`` holds v (one vector per column), and the
     products run in the type of ``start``. ``H~`` maps [0, scale] onto [-1, 1],
-    with lambda = 0 at x = -1.
+    with lambda = 0 at x = -1. With ``project`` (a projection P commuting with H,
+    ``start`` already in its range) every new vector is projected again, so the
+    recursion is that of ``P H P`` and rounding cannot regrow the components
+    projected out (docs/physics.md, "Modes above the bulk").
     """
     # T_n+1 = 2 H~ T_n - T_n-1, with 2 H~ = 4 H / scale - 2 folded into one matrix.
     twice = matrix.astype(start.dtype).affine(4.0 / scale, -2.0)
     previous, current = start, 0.5 * (twice @ start)
+    if project is not None:
+        current = project(current)
     yield previous
     while True:
         yield current
         previous, current = current, twice.times_minus(current, previous)
+        if project is not None:
+            current = project(current)
 
 
 class _Stack:
@@ -198,12 +205,24 @@ def _stacks(networks) -> list:
     return parallel.each(_Stack, groups)
 
 
-def _check_networks(networks) -> None:
-    if not networks or not all(isinstance(n, Network) for n in networks):
-        raise ValueError("networks must be a non-empty sequence of Network")
+def _check_networks(networks) -> list:
+    """The networks as a list: at least one, each a Network, all of one size."""
+    if isinstance(networks, Network):
+        raise TypeError("networks must be a sequence of bpwidgets.Network; got one Network: "
+                        "pass [network]")
+    try:
+        networks = list(networks)
+    except TypeError:
+        raise TypeError(f"networks must be a sequence of bpwidgets.Network; got "
+                        f"{type(networks).__name__}") from None
+    if not networks:
+        raise ValueError("networks must be a non-empty sequence of bpwidgets.Network; got none")
+    for k, network in enumerate(networks):
+        _check_network(network, f"networks[{k}]")
     sizes = {n.size for n in networks}
     if len(sizes) > 1:
         raise ValueError(f"networks must all have the same size; got sizes {sorted(sizes)}")
+    return networks
 
 
 def _row_dots(a, b) -> np.ndarray:
@@ -222,12 +241,16 @@ def _row_dots(a, b) -> np.ndarray:
 # --------------------------------------------------------------------------- spectral bound
 
 
-def _upper_bounds(stack) -> np.ndarray:
+def _upper_bounds(stack, project=None) -> np.ndarray:
     """Upper bound of each network's spectrum: top Ritz value of a short Lanczos run, plus margin.
 
     The Gershgorin bound 2 max(H_ii) is safe but loose, which would waste
     resolution; Lanczos converges fast at the top of the spectrum. Every
     network runs its own recurrence, from the same start vector, side by side.
+    With ``project`` (a projection P of the stacked vectors that commutes with H,
+    acting on each network's rows alone) the run is that of ``P H P``: the
+    bound of the spectrum left once the outliers are deflated
+    (:func:`bpwidgets.core.outliers._bulk_bounds`).
     """
     n_blocks, n = stack.n_blocks, stack.block_rows
     steps = min(LANCZOS_STEPS, n)
@@ -235,11 +258,19 @@ def _upper_bounds(stack) -> np.ndarray:
     matrix = stack.matrix.astype(np.float32)
     start = np.random.default_rng(LANCZOS_SEED).standard_normal(n, dtype=np.float32)
     v = np.tile(start / np.linalg.norm(start), (n_blocks, 1))
+    if project is not None:
+        projected = project(v)
+        # Renormalise only the rows the projection moved: the others run exactly as without.
+        moved = np.any(projected != v, axis=1)
+        v = projected
+        v[moved] /= np.sqrt(_row_dots(v[moved], v[moved])).astype(np.float32)[:, None]
     v_previous = np.zeros_like(v)
     alpha, beta = np.zeros((n_blocks, steps)), np.zeros((n_blocks, steps))
     ran = np.full(n_blocks, steps)  # steps each network's recurrence ran
     for k in range(steps):
         w = (matrix @ v.ravel()).reshape(v.shape)
+        if project is not None:
+            w = project(w)
         alpha[:, k] = _row_dots(v, w)
         w -= alpha[:, k, None].astype(np.float32) * v
         if k:

@@ -16,16 +16,25 @@
 from __future__ import annotations
 
 import numbers
+import reprlib
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from .dos import EXACT_MAX_NODES
-from .kpm import _check_moments, _doubled_moments, _jackson, _random_vectors
+from .dos import _check_dense
+from .kpm import (
+    _BYTES_PER_VECTOR_ENTRY,
+    _check_moments,
+    _check_vectors,
+    _doubled_moments,
+    _jackson,
+    _random_vectors,
+)
+from .limits import _check_memory
 from .linalg import _chebyshev_vectors, _lanczos_bound, _Stack, _ThreadedMatrix, _within_bound
-from .network import Network
+from .network import Network, _check_choice, _check_network
 
 __all__ = [
     "LOCAL_MAX_NODES",
@@ -97,6 +106,11 @@ class LocalSpectrum:
         ndarray, shape (M,)
             ``sum_k |u_k(i)|^2 / N`` over the modes k in the window.
 
+        Raises
+        ------
+        ValueError
+            Unless both are finite numbers with ``0 <= omega_min < omega_max``.
+
         Examples
         --------
         >>> from bpwidgets import build_network
@@ -139,7 +153,7 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
         The nodes (default: all). The cost grows as ``len(nodes) * N``; at most
         ``LOCAL_MAX_NODES``.
     moments : int, optional
-        Number K of moments.
+        Number K of moments, from 8 to ``MAX_MOMENTS``.
 
     Returns
     -------
@@ -147,8 +161,12 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
 
     Raises
     ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
     ValueError
-        For nodes outside the network or more than ``LOCAL_MAX_NODES`` of them.
+        For nodes outside the network or more than ``LOCAL_MAX_NODES`` of them,
+        bad moments, or a request that would need more memory than
+        :func:`bpwidgets.core.limits.memory_limit`.
 
     Examples
     --------
@@ -158,6 +176,7 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
     >>> corner.mode_weights(0.3, 0.7).shape
     (10,)
     """
+    _check_network(network)
     chosen = _check_nodes(network, nodes)
     if chosen.size > LOCAL_MAX_NODES:
         raise ValueError(
@@ -165,6 +184,8 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
             f"got {chosen.size}: pass the nodes you want to see"
         )
     n_moments = _check_moments(moments)
+    _check_memory(f"nodes: {chosen.size} of a network of {network.n_nodes} nodes",
+                  _local_bytes(network, chosen.size))
     stack = _Stack([network])
     _, labels = network.clusters()
     cluster_size = np.bincount(labels)[labels[chosen]]
@@ -190,6 +211,15 @@ def local_spectrum(network: Network, *, nodes=None, moments=LOCAL_MOMENTS) -> Lo
     return LocalSpectrum(nodes=chosen, moments=local, scale=scale, n_nodes=network.n_nodes)
 
 
+def _local_bytes(network, n_chosen) -> int:
+    """About the most memory :func:`local_spectrum` needs: one block of unit vectors
+    (``_LOCAL_BLOCK_ENTRIES`` entries, or one column of N) in the recursion, and about
+    five copies of the matrix (N + 2E entries) in double and single precision."""
+    columns = min(n_chosen, max(1, _LOCAL_BLOCK_ENTRIES // network.n_nodes))
+    entries = network.n_nodes + 2 * network.n_bonds
+    return _BYTES_PER_VECTOR_ENTRY * network.n_nodes * columns + 40 * entries
+
+
 def _neighbourhood(network, nodes, hops) -> np.ndarray:
     """Sorted indices of the nodes at most ``hops`` springs away from any of ``nodes``."""
     matrix = network.dynamical_matrix()
@@ -207,9 +237,12 @@ def _neighbourhood(network, nodes, hops) -> np.ndarray:
 
 
 def _check_nodes(network, nodes) -> np.ndarray:
-    chosen = np.arange(network.n_nodes) if nodes is None else np.asarray(nodes).ravel()
+    try:
+        chosen = np.arange(network.n_nodes) if nodes is None else np.asarray(nodes).ravel()
+    except (TypeError, ValueError):
+        chosen = np.array([None])
     if chosen.dtype.kind not in "iu" and chosen.size:
-        raise ValueError("nodes must be integer node indices")
+        raise ValueError(f"nodes must be integer node indices; got {reprlib.repr(nodes)}")
     chosen = chosen.astype(int)
     if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= network.n_nodes:
         raise ValueError(f"nodes must be a non-empty set of indices 0 .. {network.n_nodes - 1}")
@@ -253,6 +286,11 @@ class NodeModes:
         ndarray, shape (M,)
             ``sum_k |u_k(i)|^2 / N`` over the non-zero modes k in the window.
 
+        Raises
+        ------
+        ValueError
+            Unless both are finite numbers with ``0 <= omega_min < omega_max``.
+
         Examples
         --------
         >>> from bpwidgets import build_network
@@ -284,8 +322,12 @@ def node_modes(network: Network, *, nodes=None) -> NodeModes:
 
     Raises
     ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
     ValueError
-        For a network past ``EXACT_MAX_NODES`` or nodes outside it.
+        For a network past ``EXACT_MAX_NODES``, nodes outside it, or dense
+        eigenvectors that would need more memory than
+        :func:`bpwidgets.core.limits.memory_limit`.
 
     Examples
     --------
@@ -295,12 +337,10 @@ def node_modes(network: Network, *, nodes=None) -> NodeModes:
     >>> modes.mode_weights(0.3, 0.7).shape, modes.mode_weights(1.0, 2.0).shape
     ((5,), (5,))
     """
-    if network.n_nodes > EXACT_MAX_NODES:
-        raise ValueError(
-            f"network has {network.n_nodes} nodes: exact mode weights are limited to "
-            f"EXACT_MAX_NODES = {EXACT_MAX_NODES}; use method='kpm'"
-        )
+    _check_network(network)
     chosen = _check_nodes(network, nodes)
+    _check_dense(network.n_nodes, "exact mode weights", "use method='kpm'", eigenvectors=True,
+                 extra_bytes=8 * chosen.size * network.n_nodes)
     n_zero, _ = network.clusters()
     values, modes = scipy.linalg.eigh(network.dynamical_matrix().toarray())
     # Zero modes (one per connected cluster) come first and are left out.
@@ -354,9 +394,10 @@ def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="
         many windows, call :func:`local_spectrum` once and its ``mode_weights``
         per window.
     moments : int, optional
-        Chebyshev moments of the ``"kpm"`` and ``"stochastic"`` methods.
+        Chebyshev moments of the ``"kpm"`` and ``"stochastic"`` methods, from 8
+        to ``MAX_MOMENTS``.
     vectors : int, optional
-        Random vectors of the ``"stochastic"`` method.
+        Random vectors of the ``"stochastic"`` method, from 1 to ``MAX_VECTORS``.
 
     Returns
     -------
@@ -365,6 +406,15 @@ def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="
         nodes they sum to the fraction of modes in the window. Zero modes are
         left out.
 
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
+    ValueError
+        For a bad window, nodes, method, moments or vectors, or as the method
+        chosen refuses (:func:`node_modes`, :func:`local_spectrum`; the
+        stochastic method's N x vectors block past the memory limit).
+
     Examples
     --------
     >>> from bpwidgets import build_network
@@ -372,12 +422,13 @@ def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="
     >>> mode_weights(net, 1.0, 2.0).round(4)  # the four modes at sqrt(3), evenly spread
     array([0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494, 0.0494])
     """
+    _check_network(network)
     lo, hi = _check_window(omega_min, omega_max)
     if nodes is not None:
         nodes = _check_nodes(network, nodes)
-    methods = ("auto", "exact", "kpm", "stochastic")
-    if method not in methods:
-        raise ValueError(f"method must be one of {', '.join(map(repr, methods))}; got {method!r}")
+    method = _check_choice("method", method, ("auto", "exact", "kpm", "stochastic"))
+    n_moments = _check_moments(moments)
+    vectors = _check_vectors(vectors)
     if method == "auto":
         n_chosen = network.n_nodes if nodes is None else np.size(nodes)
         if network.n_nodes <= MODE_WEIGHTS_EXACT_MAX:
@@ -388,11 +439,17 @@ def mode_weights(network: Network, omega_min, omega_max, *, nodes=None, method="
         return local_spectrum(network, nodes=nodes, moments=moments).mode_weights(lo, hi)
     if method == "exact":
         return node_modes(network, nodes=nodes).mode_weights(lo, hi)
-    weights = _stochastic_mode_weights(network, lo, hi, vectors, _check_moments(moments))
+    # float64 vectors: the start, the projection and the recursion's three.
+    _check_memory(f"vectors={vectors} over a network of {network.n_nodes} nodes",
+                  2 * _BYTES_PER_VECTOR_ENTRY * network.n_nodes * vectors)
+    weights = _stochastic_mode_weights(network, lo, hi, vectors, n_moments)
     return weights if nodes is None else weights[nodes]
 
 
 def _check_window(omega_min, omega_max):
+    for name, value in (("omega_min", omega_min), ("omega_max", omega_max)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a number; got {reprlib.repr(value)}")
     lo, hi = float(omega_min), float(omega_max)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0.0 <= lo < hi):
         raise ValueError(
@@ -404,8 +461,6 @@ def _check_window(omega_min, omega_max):
 
 def _stochastic_mode_weights(network, lo, hi, n_vectors, n_moments):
     """Diagonal of the smoothed window projector, E[v * P v] over Rademacher vectors."""
-    if isinstance(n_vectors, bool) or not isinstance(n_vectors, numbers.Integral) or n_vectors < 1:
-        raise ValueError(f"vectors must be a positive integer; got {n_vectors!r}")
     stack = _Stack([network])
     start = _random_vectors([network], n_vectors)
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import reprlib
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +25,10 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 
 from . import parallel
+from .limits import _check_memory
 
-__all__ = ["CONNECTIONS", "SPRINGS", "Network", "build_network", "build_networks"]
+__all__ = ["CONNECTIONS", "MAX_SIZE", "MIN_SIZE", "SPRINGS", "Network", "build_network",
+           "build_networks"]
 
 #: Valid values of ``connection``: lattice neighbours, or every pair closer than a + delta.
 CONNECTIONS = ("nearest", "cutoff")
@@ -38,6 +42,12 @@ SPRING_CONSTANT = 1.0
 CUTOFF_TOLERANCE = 1e-9
 #: Smallest grid: below 3 the right and left neighbours of a node coincide.
 MIN_SIZE = 3
+#: Largest grid: N = L**2 = 2**30 nodes would need about 0.5 TiB (the memory limit of
+#: bpwidgets.core.limits refuses far smaller networks unless it is raised).
+MAX_SIZE = 2**15
+#: Memory of a network while it is built, with its dynamical matrix, per node and per spring
+#: (measured with tracemalloc: about 104 and 176 bytes; rounded up).
+_BYTES_PER_NODE, _BYTES_PER_BOND = 128, 192
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,9 +183,11 @@ def build_network(size, delta, *, connection, spring, seed=None) -> Network:
     Parameters
     ----------
     size : int
-        Linear size L of the periodic square lattice (N = L**2 nodes), at least 3.
-        With ``connection="cutoff"`` it must exceed 2 (1 + delta) so that the
-        minimum image of every spring is unique.
+        Linear size L of the periodic square lattice (N = L**2 nodes), from
+        ``MIN_SIZE`` = 3 to ``MAX_SIZE`` = 32768. Every spring must be its own
+        minimum image: with ``connection="cutoff"`` L must exceed 2 (1 + delta)
+        (springs are up to 1 + delta long), with ``"nearest"`` 2 (1 + 2 delta)
+        (a lattice bond's ends move by up to delta each).
     delta : float
         Displacement of every node from its lattice site, ``0 <= delta < 1``.
     connection : {"nearest", "cutoff"}
@@ -194,7 +206,9 @@ def build_network(size, delta, *, connection, spring, seed=None) -> Network:
     Raises
     ------
     ValueError
-        If an argument is outside the values listed above.
+        If an argument is outside the values listed above (a bool is not a
+        size, a choice must be a ``str``), or if the network would need more
+        memory than :func:`bpwidgets.core.limits.memory_limit`.
 
     Notes
     -----
@@ -211,18 +225,15 @@ def build_network(size, delta, *, connection, spring, seed=None) -> Network:
     >>> net.n_nodes, round(float(net.coordination.mean()), 2)
     (3600, 4.34)
     """
-    size = _check_size(size)
-    delta = _check_delta(delta)
-    connection = _check_choice("connection", connection, CONNECTIONS)
-    spring = _check_choice("spring", spring, SPRINGS)
-    if connection == "cutoff" and not size > 2 * (LATTICE_CONSTANT + delta):
-        raise ValueError(
-            f"size must be larger than 2 (1 + delta) = {2 * (1 + delta):g} for "
-            f"connection='cutoff' (the minimum image must be unique); got size={size}"
-        )
+    size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
     if seed is not None:
         seed = _check_seed(seed)
+    _check_network_memory(size, delta, connection, 1)
+    return _build(size, delta, connection, spring, seed)
 
+
+def _build(size, delta, connection, spring, seed) -> Network:
+    """:func:`build_network` of parameters already checked."""
     rng = np.random.default_rng(seed)
     theta = rng.uniform(0.0, 2.0 * np.pi, size * size)
     displacement = delta * np.column_stack([np.cos(theta), np.sin(theta)])
@@ -265,7 +276,8 @@ def build_networks(size, delta, *, connection, spring, seeds) -> list:
     size, delta, connection, spring
         As for :func:`build_network`.
     seeds : iterable of int
-        Network ``k`` is ``build_network(..., seed=seeds[k])``.
+        Network ``k`` is ``build_network(..., seed=seeds[k])``: at least one,
+        each a non-negative integer, none twice.
 
     Returns
     -------
@@ -274,7 +286,9 @@ def build_networks(size, delta, *, connection, spring, seeds) -> list:
     Raises
     ------
     ValueError
-        As :func:`build_network` does.
+        As :func:`build_network` does, for bad seeds, or if the networks
+        together would need more memory than
+        :func:`bpwidgets.core.limits.memory_limit`.
 
     Examples
     --------
@@ -282,20 +296,69 @@ def build_networks(size, delta, *, connection, spring, seeds) -> list:
     >>> [net.seed for net in nets]
     [0, 1, 2]
     """
+    size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
+    seeds = _check_seed_list(seeds)
+    _check_network_memory(size, delta, connection, len(seeds))
+
     def build(seed):
-        return build_network(size, delta, connection=connection, spring=spring, seed=seed)
+        return _build(size, delta, connection, spring, seed)
 
     return parallel.each(build, seeds)
 
 
+def _check_parameters(size, delta, connection, spring) -> tuple:
+    """``(size, delta, connection, spring)`` checked and normalised, minimum images included.
+
+    Every spring must be its own minimum image on the torus, so at most L/2 long:
+    a "cutoff" spring is at most a + delta long, a "nearest" lattice bond at most
+    a + 2 delta (each of its ends moves by up to delta).
+    """
+    size = _check_size(size)
+    delta = _check_delta(delta)
+    connection = _check_choice("connection", connection, CONNECTIONS)
+    spring = _check_choice("spring", spring, SPRINGS)
+    if connection == "cutoff":
+        rule, longest = "1 + delta", LATTICE_CONSTANT + delta
+        why = "the minimum image must be unique"
+    else:
+        rule, longest = "1 + 2 delta", LATTICE_CONSTANT + 2 * delta
+        why = "a lattice bond's ends move by up to delta each; it must be its own minimum image"
+    if not size > 2 * longest:
+        raise ValueError(
+            f"size must be larger than 2 ({rule}) = {2 * longest:g} for "
+            f"connection={connection!r} ({why}); got size={size}"
+        )
+    return size, delta, connection, spring
+
+
+def _network_bytes(size, delta, connection) -> int:
+    """About the most memory one network needs while it is built, dynamical matrix included.
+
+    With one node per unit area, a "cutoff" node has about pi (a + delta)^2
+    neighbours (4 at least, the lattice's at delta = 0); a "nearest" node has 4.
+    """
+    bonds_per_node = 2.0
+    if connection == "cutoff":
+        bonds_per_node = max(2.0, math.pi * (LATTICE_CONSTANT + delta) ** 2 / 2)
+    return int(size * size * (_BYTES_PER_NODE + _BYTES_PER_BOND * bonds_per_node))
+
+
+def _check_network_memory(size, delta, connection, count) -> None:
+    """Refuse ``count`` networks that would need more than the memory limit together."""
+    request = f"size={size} ({size * size} nodes, connection={connection!r}, delta={delta:g})"
+    if count > 1:
+        request = f"seeds: {count} networks of {request}"
+    _check_memory(request, count * _network_bytes(size, delta, connection))
+
+
 def _check_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-        if isinstance(size, numbers.Real) and float(size).is_integer():
-            size = int(size)
-        else:
-            raise ValueError(f"size must be a whole number of at least {MIN_SIZE}; got {size!r}")
-    if size < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE}; got {size}")
+    allowed = f"a whole number from MIN_SIZE = {MIN_SIZE} to MAX_SIZE = {MAX_SIZE}"
+    if isinstance(size, bool) or not isinstance(size, numbers.Real):  # a bool is not a size
+        raise ValueError(f"size must be {allowed}; got {size!r}")
+    if not (isinstance(size, numbers.Integral) or float(size).is_integer()):  # also NaN, inf
+        raise ValueError(f"size must be {allowed}; got {size!r}")
+    if not MIN_SIZE <= size <= MAX_SIZE:  # compared before int(): 1e300 is refused, not built
+        raise ValueError(f"size must be {allowed}; got {size!r}")
     return int(size)
 
 
@@ -309,16 +372,48 @@ def _check_delta(delta) -> float:
 
 
 def _check_choice(name, value, allowed) -> str:
-    if value not in allowed:
+    # Only a str: an array would pass ``in`` element-wise and be stored as an array.
+    if not isinstance(value, str) or value not in allowed:
         valid = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
-    return value
+        raise ValueError(f"{name} must be one of {valid} (a str); got {reprlib.repr(value)}")
+    return allowed[allowed.index(value)]
 
 
 def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer or None; got {seed!r}")
     return int(seed)
+
+
+def _check_seed_list(seeds) -> tuple:
+    """Seeds as a tuple of int: at least one, non-negative integers, none twice."""
+    allowed = "a non-empty sequence of distinct non-negative integers"
+    try:
+        seeds = tuple(seeds)
+    except TypeError:
+        raise ValueError(f"seeds must be {allowed}; got {reprlib.repr(seeds)}") from None
+    if not seeds or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        raise ValueError(f"seeds must be {allowed}; got {reprlib.repr(seeds)}")
+    seeds = tuple(int(s) for s in seeds)
+    repeated = sorted(s for s, n in Counter(seeds).items() if n > 1)
+    if repeated:
+        raise ValueError(
+            f"seeds must be distinct (a repeated seed counts its network twice); "
+            f"got {reprlib.repr(repeated)} more than once"
+        )
+    return seeds
+
+
+def _check_network(network, name="network") -> Network:
+    """The network itself, or a TypeError naming the argument."""
+    if not isinstance(network, Network):
+        raise TypeError(
+            f"{name} must be a bpwidgets.Network (from build_network or toy_network); "
+            f"got {type(network).__name__} {reprlib.repr(network)}"
+        )
+    return network
 
 
 def _candidate_offsets(reach: float) -> np.ndarray:

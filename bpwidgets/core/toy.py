@@ -13,8 +13,9 @@ import numbers
 import numpy as np
 import scipy.linalg
 
-from .dos import EXACT_MAX_NODES
-from .network import Network, build_network
+from .dos import _check_dense
+from .kpm import _check_omega, _check_positive
+from .network import Network, _check_network, build_network
 
 __all__ = [
     "TOY_ADDED",
@@ -54,8 +55,9 @@ def toy_network(*, add=(), remove=()) -> Network:
     Raises
     ------
     ValueError
-        For a node outside 0..8, a pair of a node with itself, adding a spring
-        that exists (or twice), or removing one that does not.
+        For ``add`` or ``remove`` that is not a sequence of pairs, a node
+        outside 0..8, a pair of a node with itself, adding a spring that exists
+        (or twice), or removing one that does not.
 
     Examples
     --------
@@ -65,14 +67,15 @@ def toy_network(*, add=(), remove=()) -> Network:
            [4, 5, 4],
            [4, 4, 4]])
     """
+    remove, add = _check_pairs(remove, "remove"), _check_pairs(add, "add")
     lattice = build_network(TOY_SIZE, 0.0, connection="nearest", spring="constant", seed=0)
     bonds = [tuple(sorted(map(int, b))) for b in lattice.bonds]
     vectors = {pair: v for pair, v in zip(bonds, _pair_vectors(lattice.bonds, lattice))}
-    for i, j in (_check_pair(p, "remove") for p in remove):
+    for i, j in remove:
         if (i, j) not in vectors:
             raise ValueError(f"remove: there is no spring between nodes {i} and {j}")
         del vectors[(i, j)]
-    for i, j in (_check_pair(p, "add") for p in add):
+    for i, j in add:
         if (i, j) in vectors:
             raise ValueError(f"add: nodes {i} and {j} are already joined by a spring")
         vectors[(i, j)] = _site_vector(i, j)
@@ -107,14 +110,24 @@ def local_dos(network: Network, omega, *, eps) -> np.ndarray:
     network : Network
         At most ``EXACT_MAX_NODES`` nodes (dense eigenvectors).
     omega : float or array_like
-        Frequencies.
+        Frequencies: finite, >= 0, a number or a 1D array of at most
+        ``MAX_GRID_POINTS``.
     eps : float
-        Broadening, > 0.
+        Broadening, finite and > 0.
 
     Returns
     -------
     ndarray
         Shape (N,) for a scalar omega, else (len(omega), N).
+
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
+    ValueError
+        For a negative or non-finite frequency, a bad ``eps``, a network past
+        ``EXACT_MAX_NODES``, or a request that would need more memory than
+        :func:`bpwidgets.core.limits.memory_limit`.
 
     Examples
     --------
@@ -122,15 +135,14 @@ def local_dos(network: Network, omega, *, eps) -> np.ndarray:
     >>> bool(local_dos(net, 3 ** 0.5, eps=1e-3)[0] > 100 * local_dos(net, 2.0, eps=1e-3)[0])
     True
     """
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps > 0:
-        raise ValueError(f"eps must be a positive number; got {eps!r}")
-    if network.n_nodes > EXACT_MAX_NODES:
-        raise ValueError(
-            f"local_dos diagonalises densely: at most EXACT_MAX_NODES = {EXACT_MAX_NODES} "
-            f"nodes; got {network.n_nodes}"
-        )
+    _check_network(network)
     scalar = np.ndim(omega) == 0
-    frequencies = np.atleast_1d(np.asarray(omega, dtype=float))
+    frequencies = _check_omega([omega] if scalar else omega)
+    eps = _check_positive("eps", eps)
+    # The eigenvectors, then three (len(omega), N) arrays: the detuning, the Lorentzians
+    # and the response.
+    _check_dense(network.n_nodes, "local_dos", "it diagonalises densely", eigenvectors=True,
+                 extra_bytes=24 * frequencies.size * network.n_nodes)
     eigenvalues, modes = scipy.linalg.eigh(network.dynamical_matrix().toarray())
     # -Im 1/(w^2 + i eps - lambda) = eps / ((w^2 - lambda)^2 + eps^2), weighted by |u_k(i)|^2.
     detuning = frequencies[:, None] ** 2 - eigenvalues[None, :]
@@ -151,15 +163,33 @@ def poles(network: Network) -> np.ndarray:
     ndarray
         Ascending distinct frequencies sqrt(lambda_k) > 0.
 
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a :class:`~bpwidgets.Network`.
+    ValueError
+        For a network past ``EXACT_MAX_NODES``, or a dense matrix that would need
+        more memory than :func:`bpwidgets.core.limits.memory_limit`.
+
     Examples
     --------
     >>> poles(toy_network()).round(6)
     array([1.732051, 2.44949 ])
     """
+    _check_network(network)
+    _check_dense(network.n_nodes, "poles", "it diagonalises densely")
     eigenvalues = scipy.linalg.eigvalsh(network.dynamical_matrix().toarray())
     frequencies = np.sqrt(eigenvalues[eigenvalues > POLE_TOLERANCE])
     distinct = np.diff(frequencies, prepend=-np.inf) > POLE_TOLERANCE
     return frequencies[distinct]
+
+
+def _check_pairs(pairs, name) -> list:
+    try:
+        pairs = list(pairs)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of node pairs (i, j); got {pairs!r}") from None
+    return [_check_pair(p, name) for p in pairs]
 
 
 def _check_pair(pair, name):
