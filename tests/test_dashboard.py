@@ -420,3 +420,16 @@ def test_one_seed_draws_no_error_band():
     assert len(dashboard.dos_panel.band.x) == len(dashboard.snapshot.dos.omega)
     dashboard.close()
 
+
+
+def test_modes_above_the_bulk_are_counted_under_the_dos_panel():
+    """At δ = 0.5 with 1/r springs a few stiff modes lie far above the bulk: the axis
+    shows the bulk and the panel says how many modes it leaves out."""
+    dashboard = Dashboard(size=20, delta=0.5, n_seeds=2, background=False)
+    dos = dashboard.snapshot.dos
+    assert dos.outlier_note and dos.outlier_note in dashboard.dos_panel.summary.value
+    top = max(f.max() for f in dos.outlier_frequencies if f.size)
+    assert dashboard.dos_panel.x_scale.max < top
+    dashboard.controls.delta.value = 0.3
+    assert "not shown" not in dashboard.dos_panel.summary.value
+    dashboard.close()

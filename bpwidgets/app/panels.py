@@ -447,19 +447,19 @@ class DOSPanel(_Projectable, VBox):
         self.x_scale.max = _round_up(float(omega[-1]), _OMEGA_AXIS_STEP)
         self._fit_height()
         self._write_legend()
+        # Stiff modes past the bulk (near-coinciding nodes) are off the axis: say so.
+        notes = [html.escape(dos.outlier_note)] if dos.outlier_note else []
         if peak is None:
             self.excess.x, self.excess.y = [], []
             self.peak_label.x, self.peak_label.y, self.peak_label.text = [], [], []
-            self.summary.value = (
-                '<div class="bp-peak">No Boson peak: g/ω has no maximum above the Debye '
-                f"level below ω = {BOSON_PEAK_OMEGA_MAX}</div>"
-            )
-            return
-        self.excess.x = peak.region_omega
-        self.excess.y = np.vstack([peak.region_upper, peak.region_lower])
-        self.peak_label.x, self.peak_label.y = [0.0], [_PLOT_TOP]
-        self.peak_label.text = [peak.label]
-        self.summary.value = ""  # the label says it; the page's summary says it once more
+            notes.insert(0, "No Boson peak: g/ω has no maximum above the Debye level "
+                            f"below ω = {BOSON_PEAK_OMEGA_MAX}")
+        else:
+            self.excess.x = peak.region_omega
+            self.excess.y = np.vstack([peak.region_upper, peak.region_lower])
+            self.peak_label.x, self.peak_label.y = [0.0], [_PLOT_TOP]
+            self.peak_label.text = [peak.label]  # the page's summary says it once more
+        self.summary.value = "".join(f'<div class="bp-peak">{note}</div>' for note in notes)
 
     def set_projector(self, on: bool):
         super().set_projector(on)
