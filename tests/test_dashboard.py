@@ -412,14 +412,15 @@ def test_serve_listens_on_localhost_only():
     assert arguments[0].endswith("dashboard.ipynb")
 
 
-def test_one_seed_draws_no_error_band():
+def test_one_seed_draws_the_error_of_its_random_vectors():
     dashboard = Dashboard(size=20, n_seeds=1, background=False)
-    assert len(dashboard.dos_panel.band.x) == 0
-    assert "standard error" not in dashboard.dos_panel.legend.value
+    dos = dashboard.snapshot.dos
+    np.testing.assert_allclose(dashboard.dos_panel.band.y,
+                               [dos.mean - dos.stochastic_error, dos.mean + dos.stochastic_error])
+    assert "standard error over the random vectors" in dashboard.dos_panel.legend.value
     dashboard.controls.n_seeds.value = 3
-    assert len(dashboard.dos_panel.band.x) == len(dashboard.snapshot.dos.omega)
+    assert "standard error over the seeds" in dashboard.dos_panel.legend.value
     dashboard.close()
-
 
 
 def test_modes_above_the_bulk_are_counted_under_the_dos_panel():

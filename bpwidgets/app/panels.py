@@ -358,6 +358,7 @@ class DOSPanel(_Projectable, VBox):
             x=[], y=[], scales=scales, fill="between", fill_colors=[_BAND_COLOR],
             fill_opacities=[0.45], colors=[_BAND_COLOR], stroke_width=0,
         )
+        self._band_source = "the seeds"
         self.per_seed = Lines(
             x=[], y=[], scales=scales, colors=[_SEED_COLOR], stroke_width=0.8, opacities=[0.7]
         )
@@ -437,8 +438,9 @@ class DOSPanel(_Projectable, VBox):
         error = dos.mean_error
         if np.all(np.isfinite(error)):
             self.band.x, self.band.y = omega, np.vstack([dos.mean - error, dos.mean + error])
-        else:  # one seed: no scatter to show
+        else:  # one seed and one random vector: no spread to show
             self.band.x, self.band.y = [], []
+        self._band_source = "the seeds" if n_seeds > 1 else "the random vectors"
         self.crystal.x, self.crystal.y = omega, crystal_reduced_dos(omega)
         ends = np.array([omega[0], omega[-1]])
         self.crystal_debye.x, self.crystal_debye.y = ends, np.full(2, CRYSTAL_DEBYE_LEVEL)
@@ -501,7 +503,7 @@ class DOSPanel(_Projectable, VBox):
                                   "excess over the networks' Debye level: the Boson peak"))
         if len(self.band.x):
             items.append(_legend_item(_box_sample(self.band.fill_colors[0]),
-                                      "mean ± its standard error over the seeds"))
+                                      f"mean ± its standard error over {self._band_source}"))
         if self.pins.visible:
             items += [_legend_item(_line_sample(color, self.pins.stroke_width, "solid"),
                                    f"pinned: {label}")

@@ -234,11 +234,12 @@ def boson_peak_of(dos, size: int):
     The errors are jackknife standard errors over the seeds: the peak of each
     average that leaves one seed out (its curve and its Debye level). They hold
     the seed-to-seed scatter, and with it the random vectors' noise of each
-    seed. The grid's maximum jumps from point to point, which the jackknife
+    seed. With one seed they are taken over the groups of its random vectors
+    (``dos.group_curves()``) instead: the error of the trace estimate alone. The grid's maximum jumps from point to point, which the jackknife
     would blow up, so the leave-one-out positions are the vertices of a
     parabola fitted around each maximum (``PEAK_FIT_HALF_WIDTH``); the error is
-    at least half a grid step. With one seed, or when some leave-one-out
-    average has no peak, the errors are NaN (not estimated).
+    at least half a grid step. With one seed and one random vector, or when
+    some leave-one-out average has no peak, the errors are NaN (not estimated).
 
     Parameters
     ----------
@@ -261,20 +262,23 @@ def boson_peak_of(dos, size: int):
     """
     omega_min = FINITE_SIZE_MODES * lowest_frequency(size)
     peak = boson_peak(dos.omega, dos.mean, dos.debye_level, omega_min=omega_min)
-    n_seeds = len(dos.per_seed)
-    if peak is None or n_seeds < 2:
+    if len(dos.per_seed) > 1:
+        samples, levels = dos.per_seed, np.asarray(dos.debye_levels)
+    else:  # one network: its random vectors' groups, at its one Debye level
+        groups = dos.group_curves()
+        samples = None if groups is None else groups[0]
+        levels = None if groups is None else np.full(len(samples), dos.debye_level)
+    if peak is None or samples is None:
         return peak
-    total, levels = dos.per_seed.sum(axis=0), np.asarray(dos.debye_levels)
+    n_samples, total = len(samples), samples.sum(axis=0)
     positions, excesses = [], []
-    for seed in range(n_seeds):
-        left_out = boson_peak(
-            dos.omega, (total - dos.per_seed[seed]) / (n_seeds - 1),
-            (levels.sum() - levels[seed]) / (n_seeds - 1), omega_min=omega_min,
-        )
+    for k in range(n_samples):
+        curve = (total - samples[k]) / (n_samples - 1)
+        left_out = boson_peak(dos.omega, curve, (levels.sum() - levels[k]) / (n_samples - 1),
+                              omega_min=omega_min)
         if left_out is None:
             return peak
-        positions.append(_vertex(dos.omega, (total - dos.per_seed[seed]) / (n_seeds - 1),
-                                 left_out.omega))
+        positions.append(_vertex(dos.omega, curve, left_out.omega))
         excesses.append(left_out.excess)
     half_step = 0.5 * float(np.min(np.diff(dos.omega)))
     return replace(peak, omega_error=max(_jackknife_error(positions), half_step),

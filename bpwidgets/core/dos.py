@@ -19,6 +19,7 @@ Two ways to get it:
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass, replace
 
@@ -59,6 +60,7 @@ from .network import (
 
 __all__ = [
     "EXACT_MAX_NODES",
+    "LONE_NETWORK_VECTORS",
     "ReducedDOS",
     "crystal_reduced_dos",
     "exact_frequencies",
@@ -216,6 +218,10 @@ class ReducedDOS:
     outlier_modes : ndarray, shape (S,)
         Fraction of modes above the bulk (their count / N) of every seed; with
         the moments' ``mu_0`` and ``zero_modes`` it sums to 1.
+    spread_moments : ndarray, shape (S, G, K), or None
+        Each seed's moments averaged over G groups of its random vectors (each
+        vector alone when there are few): their spread is the stochastic error
+        of the trace estimate (:attr:`stochastic_error`). None for ``"exact"``.
     """
 
     omega: np.ndarray
@@ -231,6 +237,7 @@ class ReducedDOS:
     mean_coordination: np.ndarray
     outlier_frequencies: tuple
     outlier_modes: np.ndarray
+    spread_moments: np.ndarray | None = None
 
     def smoothed(self, *, moments=None, omega=None) -> "ReducedDOS":
         """The same spectra from the stored moments, with fewer moments or another grid.
@@ -270,7 +277,9 @@ class ReducedDOS:
         _check_memory(f"moments={kept} on omega of {grid.size} points",
                       _kpm_bytes(0, 0, kept, grid.size, len(self.moments)))
         per_seed = _reconstruct(self.moments[:, :kept], self.scale, grid)
-        return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0))
+        spread = None if self.spread_moments is None else self.spread_moments[:, :, :kept]
+        return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
+                       spread_moments=spread)
 
     def rescaled(self, scale, *, omega=None) -> "ReducedDOS":
         """The same spectra with moments for another rescaling bound.
@@ -315,8 +324,9 @@ class ReducedDOS:
         conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.shape[1])
         moment_rows = self.moments @ conversion.T
         per_seed = _reconstruct(moment_rows, scale, grid)
+        spread = None if self.spread_moments is None else self.spread_moments @ conversion.T
         return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
-                       moments=moment_rows, scale=scale)
+                       moments=moment_rows, scale=scale, spread_moments=spread)
 
     @classmethod
     def join(cls, parts) -> "ReducedDOS":
@@ -377,6 +387,7 @@ class ReducedDOS:
             mean_coordination=np.concatenate([part.mean_coordination for part in parts]),
             outlier_frequencies=sum((part.outlier_frequencies for part in parts), ()),
             outlier_modes=np.concatenate([part.outlier_modes for part in parts]),
+            spread_moments=_joined_spread([part.spread_moments for part in parts]),
         )
 
     def cumulative(self, omega) -> np.ndarray:
@@ -436,12 +447,52 @@ class ReducedDOS:
 
     @property
     def mean_error(self) -> np.ndarray:
-        """Standard error of :attr:`mean` on :attr:`omega`: the seeds' scatter over sqrt(S).
+        """Standard error of :attr:`mean` on :attr:`omega`.
 
-        Each seed's curve carries its random vectors' noise, so the scatter holds it
-        too. NaN with one seed (not estimated).
+        With several seeds, their scatter over sqrt(S): each seed's curve carries
+        its random vectors' noise, so the scatter holds it too. With one seed,
+        the stochastic error of its trace estimate (:attr:`stochastic_error`).
+        NaN where neither can be estimated (one seed and one random vector).
         """
-        return standard_error(self.per_seed)
+        if len(self.per_seed) > 1:
+            return standard_error(self.per_seed)
+        return self.stochastic_error
+
+    @functools.cached_property
+    def stochastic_error(self) -> np.ndarray:
+        """Standard error of :attr:`mean` from the random vectors alone, on :attr:`omega`.
+
+        Each seed's curve is rebuilt from each group of its vectors
+        (:attr:`spread_moments`); their spread over sqrt(G) is that seed's
+        error, and the seeds' errors add in quadrature over S. NaN when a seed
+        has a single group (one random vector) or for ``method="exact"``.
+
+        Examples
+        --------
+        >>> result = reduced_dos(30, 0.0, connection="nearest", spring="constant", seeds=1,
+        ...                      vectors=8, moments=64)
+        >>> bool(np.all(result.stochastic_error[1:-1] > 0))
+        True
+        """
+        curves = self.group_curves()
+        if curves is None:
+            return np.full(self.omega.shape, np.nan)
+        n_seeds, n_groups = curves.shape[:2]
+        variance = curves.var(axis=1, ddof=1) / n_groups
+        return np.sqrt(variance.sum(axis=0)) / n_seeds
+
+    def group_curves(self):
+        """Every seed's g/omega from each group of its random vectors, ``(S, G, len(omega))``.
+
+        Their mean over the groups is :attr:`per_seed`. None when there is no spread
+        (one group, or ``method="exact"``).
+        """
+        spread = self.spread_moments
+        if spread is None or spread.shape[1] < 2:
+            return None
+        n_seeds, n_groups, n_moments = spread.shape
+        curves = _reconstruct(spread.reshape(-1, n_moments), self.scale, self.omega)
+        return curves.reshape(n_seeds, n_groups, -1)
 
     @property
     def debye_level_error(self) -> float:
@@ -452,6 +503,13 @@ class ReducedDOS:
     def mean_coordination_error(self) -> float:
         """Standard error of the mean coordination over the seeds (NaN with one seed)."""
         return float(standard_error(np.asarray(self.mean_coordination)))
+
+
+def _joined_spread(parts):
+    """The parts' group moments stacked, or None unless they all have the same groups."""
+    if any(part is None for part in parts) or len({part.shape[1] for part in parts}) > 1:
+        return None
+    return np.concatenate(parts)
 
 
 def standard_error(rows) -> np.ndarray:
@@ -606,6 +664,7 @@ def reduced_dos_of(
     if scale is None:
         scale = float(max(bounds.max() for bounds, _, _ in bulk))
     counts = [outliers.count for _, found, _ in bulk for outliers in found]
+    spread = None  # the exact moments have no random vectors to spread over
     if method == "exact":
         frequencies = [exact_frequencies(n) for n in networks]
         # The exact modes nearest the KPM's outliers are left out, and kept at their
@@ -633,7 +692,8 @@ def reduced_dos_of(
             )
             return np.concatenate(parts)
 
-        moment_rows, scale = _within_bound(moments_with, stacks, scale)
+        averages, scale = _within_bound(moments_with, stacks, scale)
+        moment_rows, spread = averages[:, 0], averages[:, 1:]
     levels = np.concatenate(parallel.each(_debye_levels, stacks))
 
     if grid is None:
@@ -653,6 +713,7 @@ def reduced_dos_of(
         mean_coordination=np.array([n.coordination.mean() for n in networks]),
         outlier_frequencies=outlier_frequencies,
         outlier_modes=np.array([c / n.n_nodes for c, n in zip(counts, networks)]),
+        spread_moments=spread,
     )
 
 
@@ -692,6 +753,11 @@ def spectrum_bound(networks) -> float:
     return float(max(bounds.max() for bounds, _, _ in parallel.each(_bulk_bounds, stacks)))
 
 
+#: Random vectors a lone network gets at least by default: the spread of eight is a fair
+#: estimate of its stochastic error (against the crystal's exact spectrum, the mean
+#: squared deviation over the error is about 1), where two can be far off.
+LONE_NETWORK_VECTORS = 8
+
 #: The ways to get the moments of a reduced DOS.
 _METHODS = ("kpm", "exact")
 
@@ -706,7 +772,10 @@ def _check_request(n_nodes, n_networks, method, moments, vectors, omega) -> tupl
     _check_choice("method", method, _METHODS)
     n_moments = _check_moments(moments)
     total = n_nodes * n_networks
-    n_vectors = default_vectors(total) if vectors is None else _check_vectors(vectors)
+    # By default a lone network gets enough vectors for their spread to give the error
+    # of its trace estimate (ReducedDOS.stochastic_error).
+    n_vectors = (max(default_vectors(total), LONE_NETWORK_VECTORS if n_networks == 1 else 1)
+                 if vectors is None else _check_vectors(vectors))
     grid = None if omega is None else _check_omega(omega)
     n_grid = DEFAULT_GRID_POINTS if grid is None else grid.size
     reconstruction = _kpm_bytes(0, 0, n_moments, n_grid, n_networks)

@@ -197,6 +197,12 @@ def _random_vectors(networks, n_vectors):
 def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
     """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34)).
 
+    Returns an array of shape ``(networks, 1 + G, K)``: row 0 holds each
+    network's moments averaged over all its random vectors, rows 1 .. G the
+    averages over G groups of its vectors (each vector alone while there are at
+    most ``SPREAD_GROUPS_MAX`` of them), whose spread is the stochastic error of
+    the trace estimate (:attr:`ReducedDOS.stochastic_error`).
+
     With ``deflation`` (:class:`bpwidgets.core.outliers._Deflation`) the vectors
     are projected off each network's outliers before and after every product:
     the moments are those of the bulk, normalised to its share of the modes,
@@ -214,11 +220,15 @@ def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
     start = start.astype(np.float32)
     n_blocks = stack.n_blocks
 
+    groups = _vector_groups(n_vectors)
+
     def per_seed(a, b):
-        # Each network's rows are one contiguous run: a dot per network. The moments are
-        # results, so the N R terms are summed pairwise (error ~ eps log n), not by BLAS.
-        dots = np.multiply(a, b).reshape(n_blocks, -1).sum(axis=1)
-        return dots.astype(np.float64) / (sizes * n_vectors)
+        # Each network's rows are one contiguous run: one dot per network and vector,
+        # summed in double. The mean over the vectors and the groups' means come from
+        # these sums: the spread costs no second pass over the vectors.
+        dots = np.add.reduce(np.multiply(a, b).reshape(n_blocks, -1, n_vectors), axis=1,
+                             dtype=np.float64) / sizes[:, None]
+        return np.concatenate([dots.mean(axis=1, keepdims=True), dots @ groups], axis=1)
 
     squares, crosses = [], []
     alphas = _chebyshev_vectors(stack.matrix, start, scale, project)
@@ -228,15 +238,33 @@ def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
         squares.append(per_seed(alpha, alpha))
         crosses.append(per_seed(alpha_next, alpha))
         alpha = alpha_next
-    moments = _doubled_moments(np.array(squares).T, np.array(crosses).T)
+    # (K/2, networks, 1 + G) -> one row of moments per network and average.
+    rows = [np.array(part).transpose(1, 2, 0).reshape(-1, n_moments // 2)
+            for part in (squares, crosses)]
+    moments = _doubled_moments(*rows).reshape(n_blocks, -1, n_moments)
     # The vectors carry the weight of the non-zero modes (one zero mode per cluster);
-    # normalise to the whole node count.
+    # normalise to the whole node count, every group by its network's mean mu_0.
     n_zero = np.array([n.clusters()[0] for n in networks])
     if deflation is not None:
         n_zero = n_zero + deflation.counts  # the outliers are counted apart too
     nonzero = (sizes - n_zero) / sizes
-    moments *= (nonzero / moments[:, 0])[:, None]
+    moments *= (nonzero / moments[:, 0, 0])[:, None, None]
     return moments
+
+
+#: Groups of random vectors whose spread estimates the stochastic error: up to twice this
+#: many vectors each count alone; more are pooled in this many groups of nearly equal size.
+SPREAD_GROUPS_MAX = 32
+
+
+def _vector_groups(n_vectors) -> np.ndarray:
+    """``(R, G)`` matrix averaging R vectors' dots into G groups (each vector alone
+    while ``R <= 2 * SPREAD_GROUPS_MAX``); G = 1 leaves no spread to estimate."""
+    n_groups = n_vectors if n_vectors <= 2 * SPREAD_GROUPS_MAX else SPREAD_GROUPS_MAX
+    member = np.arange(n_vectors) % n_groups
+    groups = np.zeros((n_vectors, n_groups))
+    groups[np.arange(n_vectors), member] = 1.0 / np.bincount(member)[member]
+    return groups
 
 
 def _doubled_moments(squares, crosses) -> np.ndarray:
