@@ -45,7 +45,8 @@ def test_the_mean_curve_error_is_the_seed_scatter_over_sqrt_n():
     assert np.isnan(single.debye_level_error)
     np.testing.assert_array_equal(single.mean_error, single.stochastic_error)
     curves = single.group_curves()[0]
-    np.testing.assert_allclose(curves.mean(axis=0), single.mean, rtol=1e-9, atol=1e-12)
+    # The groups' dots are BLAS sums in single precision, the mean's pairwise ones.
+    np.testing.assert_allclose(curves.mean(axis=0), single.mean, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(single.mean_error, curves.std(axis=0, ddof=1) / np.sqrt(len(curves)))
     peak = boson_peak_of(single, 60)
     assert np.isfinite(peak.omega_error) and np.isfinite(peak.excess_error)

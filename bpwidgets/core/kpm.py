@@ -221,14 +221,17 @@ def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
     n_blocks = stack.n_blocks
 
     groups = _vector_groups(n_vectors)
+    ones = np.ones((1, start.shape[0] // n_blocks), dtype=np.float32)
 
     def per_seed(a, b):
-        # Each network's rows are one contiguous run: one dot per network and vector,
-        # summed in double. The mean over the vectors and the groups' means come from
-        # these sums: the spread costs no second pass over the vectors.
-        dots = np.add.reduce(np.multiply(a, b).reshape(n_blocks, -1, n_vectors), axis=1,
-                             dtype=np.float64) / sizes[:, None]
-        return np.concatenate([dots.mean(axis=1, keepdims=True), dots @ groups], axis=1)
+        # Each network's rows are one contiguous run: a dot per network. The moments are
+        # results, so the N R terms are summed pairwise (error ~ eps log n), not by BLAS.
+        products = np.multiply(a, b)
+        dots = products.reshape(n_blocks, -1).sum(axis=1).astype(np.float64)
+        # The groups' dots only measure the spread: one BLAS product per network.
+        vectors = np.matmul(ones, products.reshape(n_blocks, -1, n_vectors))[:, 0]
+        return np.concatenate([(dots / (sizes * n_vectors))[:, None],
+                               (vectors.astype(np.float64) @ groups) / sizes[:, None]], axis=1)
 
     squares, crosses = [], []
     alphas = _chebyshev_vectors(stack.matrix, start, scale, project)
