@@ -545,6 +545,13 @@ def dashboard_figure(network_view, dos, peak, coordination, fractions, mean_coor
     n_seeds = len(dos.seeds)
     plot_reduced_dos(dos_ax, dos, peak=peak, crystal=True,
                      label=f"mean over {n_seeds} seed{'s' * (n_seeds > 1)}")
+    error = np.asarray(dos.mean_error)
+    if np.all(np.isfinite(error)):  # the page's band: the mean's standard error
+        dos_ax.fill_between(dos.omega, dos.mean - error, dos.mean + error, color="#56B4E9",
+                            alpha=0.45, lw=0, label="mean ± standard error")
+    if dos.outlier_note:
+        dos_ax.text(0.99, 0.02, dos.outlier_note, transform=dos_ax.transAxes, ha="right",
+                    fontsize=7)
     tops = [float(np.max(dos.mean))]
     for k, pin in enumerate(pins):
         dos_ax.plot(pin.omega, pin.mean, color=pin_color(k), lw=2, label=f"pinned: {pin.label}")

@@ -62,6 +62,8 @@ def test_staged_average_equals_computing_all_seeds_at_once():
     np.testing.assert_allclose(final.dos.moments, whole.moments, atol=1e-5)
     np.testing.assert_allclose(final.dos.per_seed, whole.per_seed, atol=1e-4)
     np.testing.assert_allclose(final.dos.debye_levels, whole.debye_levels, rtol=1e-5)
+    # The random vectors' groups travel through the rescaling and the join too.
+    np.testing.assert_allclose(final.dos.spread_moments, whole.spread_moments, atol=1e-5)
     expected = boson_peak(
         final.dos.omega, final.dos.mean, final.dos.debye_level,
         omega_min=FINITE_SIZE_MODES * lowest_frequency(24),

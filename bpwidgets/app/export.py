@@ -24,7 +24,7 @@ from importlib import metadata
 import numpy as np
 
 from ..core.dos import crystal_reduced_dos
-from ..views.plotdata import align_histograms, network_view, result_summary
+from ..views.plotdata import align_histograms, network_view, result_summary, snapshot_summary
 
 __all__ = [
     "CSV_COLUMNS",
@@ -119,8 +119,8 @@ def data_csv(snapshot, pins=()) -> str:
     ``#`` lines first carry the parameters, seeds, Debye level, mean Z, the Boson
     peak, their standard errors (``null`` when not estimated) and package
     versions (as JSON values). Then a table with :data:`CSV_COLUMNS`: ``quantity``
-    is ``reduced_dos``, ``reduced_dos_error`` (the mean's standard error, NaN with
-    one seed), ``crystal_reduced_dos`` or ``coordination_fraction``; ``curve`` is
+    is ``reduced_dos``, ``reduced_dos_error`` (the mean's standard error, NaN
+    where it cannot be estimated: one seed with one random vector), ``crystal_reduced_dos`` or ``coordination_fraction``; ``curve`` is
     ``mean``, ``seed`` (with its ``seed``), ``crystal``, ``live`` or
     ``pinned: <label>``; ``x`` is omega or Z. Floats are written exactly (``repr``).
 
@@ -255,7 +255,7 @@ def _dashboard_figure(snapshot, pins, *, projector):
             network_view(snapshot.network), snapshot.dos, snapshot.peak, snapshot.coordination,
             snapshot.fractions, snapshot.mean_coordination, pins,
             node_coordination=snapshot.network.coordination,
-            title=result_summary(snapshot.mean_coordination, snapshot.peak),
+            title=snapshot_summary(snapshot),
         )
 
 

@@ -60,7 +60,6 @@ from .network import (
 
 __all__ = [
     "EXACT_MAX_NODES",
-    "LONE_NETWORK_VECTORS",
     "ReducedDOS",
     "crystal_reduced_dos",
     "exact_frequencies",
@@ -692,7 +691,9 @@ def reduced_dos_of(
             )
             return np.concatenate(parts)
 
-        averages, scale = _within_bound(moments_with, stacks, scale)
+        # Only the mean's moments are bounded by 1: a lone vector's may not be.
+        averages, scale = _within_bound(moments_with, stacks, scale,
+                                        magnitude=lambda rows: np.abs(rows[:, 0]))
         moment_rows, spread = averages[:, 0], averages[:, 1:]
     levels = np.concatenate(parallel.each(_debye_levels, stacks))
 
@@ -753,11 +754,6 @@ def spectrum_bound(networks) -> float:
     return float(max(bounds.max() for bounds, _, _ in parallel.each(_bulk_bounds, stacks)))
 
 
-#: Random vectors a lone network gets at least by default: the spread of eight is a fair
-#: estimate of its stochastic error (against the crystal's exact spectrum, the mean
-#: squared deviation over the error is about 1), where two can be far off.
-LONE_NETWORK_VECTORS = 8
-
 #: The ways to get the moments of a reduced DOS.
 _METHODS = ("kpm", "exact")
 
@@ -772,9 +768,7 @@ def _check_request(n_nodes, n_networks, method, moments, vectors, omega) -> tupl
     _check_choice("method", method, _METHODS)
     n_moments = _check_moments(moments)
     total = n_nodes * n_networks
-    # By default a lone network gets enough vectors for their spread to give the error
-    # of its trace estimate (ReducedDOS.stochastic_error).
-    n_vectors = (max(default_vectors(total), LONE_NETWORK_VECTORS if n_networks == 1 else 1)
+    n_vectors = (default_vectors(total, networks=n_networks)
                  if vectors is None else _check_vectors(vectors))
     grid = None if omega is None else _check_omega(omega)
     n_grid = DEFAULT_GRID_POINTS if grid is None else grid.size

@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_SAMPLES",
     "JACOBI_ALPHA",
     "JACOBI_BETA",
+    "LONE_NETWORK_VECTORS",
     "MAX_GRID_POINTS",
     "MAX_MOMENTS",
     "MAX_VECTORS",
@@ -76,13 +77,20 @@ _BYTES_PER_VECTOR_ENTRY = 24
 _BYTES_PER_KPM_NODE = 256
 
 
-def default_vectors(total_nodes) -> int:
+def default_vectors(total_nodes, *, networks=None) -> int:
     """Random vectors per seed when none are given: ``total_nodes * R >= DEFAULT_SAMPLES``.
+
+    A lone network (``networks=1``) gets at least ``LONE_NETWORK_VECTORS``, so that
+    their spread estimates its stochastic error; past ``2 * SPREAD_GROUPS_MAX``
+    the count is rounded up to a multiple of ``SPREAD_GROUPS_MAX``, so that the
+    groups of vectors whose spread is measured are all of one size.
 
     Parameters
     ----------
     total_nodes : int
         Nodes over all the seeds computed together.
+    networks : int, optional
+        How many networks they are (only a lone one changes the count).
 
     Returns
     -------
@@ -98,11 +106,18 @@ def default_vectors(total_nodes) -> int:
     --------
     >>> default_vectors(10 * 60 * 60), default_vectors(1000 * 1000)
     (9, 1)
+    >>> default_vectors(1000 * 1000, networks=1), default_vectors(20 * 20, networks=1)
+    (8, 768)
     """
     if (isinstance(total_nodes, bool) or not isinstance(total_nodes, numbers.Integral)
             or total_nodes < 1):
         raise ValueError(f"total_nodes must be a positive integer; got {total_nodes!r}")
-    return max(1, -(-DEFAULT_SAMPLES // int(total_nodes)))
+    count = max(1, -(-DEFAULT_SAMPLES // int(total_nodes)))
+    if networks == 1:
+        count = max(count, LONE_NETWORK_VECTORS)
+    if count > 2 * SPREAD_GROUPS_MAX:
+        count = -(-count // SPREAD_GROUPS_MAX) * SPREAD_GROUPS_MAX
+    return count
 
 
 def _check_moments(moments) -> int:
@@ -254,6 +269,11 @@ def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
     moments *= (nonzero / moments[:, 0, 0])[:, None, None]
     return moments
 
+
+#: Random vectors a lone network gets at least by default: the spread of eight is a fair
+#: estimate of its stochastic error (against the crystal's exact spectrum, the mean
+#: squared deviation over the error is about 1), where two can be far off.
+LONE_NETWORK_VECTORS = 8
 
 #: Groups of random vectors whose spread estimates the stochastic error: up to twice this
 #: many vectors each count alone; more are pooled in this many groups of nearly equal size.

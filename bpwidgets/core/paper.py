@@ -192,7 +192,7 @@ def paper_series(connection, spring="inverse", *, deltas=PAPER_DELTAS, size=PAPE
     -------
     Series
     """
-    vectors = default_vectors(size * size * seeds)
+    vectors = default_vectors(size * size * seeds, networks=seeds)
     return _series(connection, spring, deltas, size, seeds, DOS_MOMENTS, vectors)
 
 

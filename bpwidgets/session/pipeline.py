@@ -160,8 +160,8 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
             request=request, networks=networks, nodes=drawn_nodes(p.size), dos=None,
             peak=None, coordination=coordination, fractions=fractions,
             mean_coordination=mean, complete=False,
-            mean_coordination_error=standard_error(
-                [n.coordination.mean() for n in networks]),
+            mean_coordination_error=float(standard_error(
+                [n.coordination.mean() for n in networks])),
         )
     if request.window is not None:
         # The drawn network's mode weights do not depend on the average: the preview
@@ -173,7 +173,7 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
     networks = snapshot.networks
     # The preview's seeds get the random vectors each seed gets in the full
     # average, not the many they would get by default: it must be cheap.
-    vectors = default_vectors(networks[0].n_nodes * len(networks))
+    vectors = default_vectors(networks[0].n_nodes * len(networks), networks=len(networks))
     dos = snapshot.dos
     if dos is None:
         dos = reduced_dos_of(networks[: preview_seeds(len(networks))],

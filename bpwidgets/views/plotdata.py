@@ -280,6 +280,9 @@ def snapshot_summary(snapshot) -> str:
     """:func:`result_summary` of a session's result, saying when it is a preview."""
     text = result_summary(snapshot.mean_coordination, snapshot.peak,
                           snapshot.mean_coordination_error)
+    peak = snapshot.peak
+    if len(snapshot.dos.seeds) == 1 and peak is not None and np.isfinite(peak.omega_error):
+        text += " (errors from one network's random vectors only)"
     if not snapshot.complete:
         shown = len(snapshot.dos.seeds)
         text += f" (first {shown} network{'s' if shown > 1 else ''}; averaging the others)"
