@@ -475,3 +475,16 @@ def test_requests_at_the_fixed_limits_still_work():
     build_network(3, 0.2499, connection="nearest", spring="inverse", seed=0)
     with pytest.raises(ValueError, match="needs about"):  # refused for memory, not for size
         build_network(MAX_SIZE, 0.0, connection="nearest", spring="inverse", seed=0)
+
+
+def test_a_huge_seed_range_is_refused_without_listing_it():
+    import tracemalloc
+
+    from bpwidgets.core.network import MAX_SEEDS
+
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="seeds must be at most MAX_SEEDS"):
+        build_networks(3, 0.1, connection="cutoff", spring="inverse", seeds=range(10**9))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 64 * MAX_SEEDS  # at most the limit's worth of seeds was listed

@@ -14,6 +14,7 @@ with stiffness t = 1/r (``"inverse"``) or t = 1 (``"constant"``).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 import reprlib
@@ -27,7 +28,7 @@ import scipy.sparse.csgraph as csgraph
 from . import parallel
 from .limits import _check_memory
 
-__all__ = ["CONNECTIONS", "MAX_SIZE", "MIN_SIZE", "SPRINGS", "Network", "build_network",
+__all__ = ["CONNECTIONS", "MAX_SEEDS", "MAX_SIZE", "MIN_SIZE", "SPRINGS", "Network", "build_network",
            "build_networks"]
 
 #: Valid values of ``connection``: lattice neighbours, or every pair closer than a + delta.
@@ -45,6 +46,9 @@ MIN_SIZE = 3
 #: Largest grid: N = L**2 = 2**30 nodes would need about 0.5 TiB (the memory limit of
 #: bpwidgets.core.limits refuses far smaller networks unless it is raised).
 MAX_SIZE = 2**15
+#: Most networks one call builds or averages: even at 9 nodes each, 10^5 networks and
+#: their matrices take about half a GiB, and no average needs that many.
+MAX_SEEDS = 100_000
 #: Memory of a network while it is built, with its dynamical matrix, per node and per spring
 #: (measured with tracemalloc: about 104 and 176 bytes; rounded up).
 _BYTES_PER_NODE, _BYTES_PER_BOND = 128, 192
@@ -389,9 +393,14 @@ def _check_seed_list(seeds) -> tuple:
     """Seeds as a tuple of int: at least one, non-negative integers, none twice."""
     allowed = "a non-empty sequence of distinct non-negative integers"
     try:
-        seeds = tuple(seeds)
+        # Never list more than the limit: range(10**9) is refused, not materialised.
+        listed = tuple(itertools.islice(seeds, MAX_SEEDS + 1))
     except TypeError:
         raise ValueError(f"seeds must be {allowed}; got {reprlib.repr(seeds)}") from None
+    if len(listed) > MAX_SEEDS:
+        raise ValueError(f"seeds must be at most MAX_SEEDS = {MAX_SEEDS} networks; "
+                         f"got {reprlib.repr(seeds)}")
+    seeds = listed
     if not seeds or not all(
         isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0 for s in seeds
     ):
