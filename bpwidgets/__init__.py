@@ -17,7 +17,6 @@ from .core.analysis import (
 from .core.debye import CRYSTAL_DEBYE_LEVEL, debye_level, stiffness_tensor
 from .core.dos import (
     EXACT_MAX_NODES,
-    ReducedDOS,
     crystal_reduced_dos,
     exact_frequencies,
     reduced_dos,
@@ -26,6 +25,7 @@ from .core.dos import (
 )
 from .core.modes import LocalSpectrum, NodeModes, local_spectrum, mode_weights, node_modes
 from .core.network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
+from .core.result import ReducedDOS
 from .core.toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
 
 __all__ = [

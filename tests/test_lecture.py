@@ -43,7 +43,7 @@ from bpwidgets.app.export import (
     figure_bytes,
 )
 from bpwidgets.app.lecture import PLAY_MAX_SEEDS, PLAY_MAX_SIZE, PLAY_STEP
-from bpwidgets.app.panels import PROJECTOR_TICK_PX
+from bpwidgets.app.panelbase import PROJECTOR_TICK_PX
 from bpwidgets.core.paper import PAPER_DELTAS
 from bpwidgets.session.pipeline import Request, compute
 from bpwidgets.session.presets import PRESETS

@@ -23,7 +23,8 @@ from .controls import Controls
 from .export import STALE, export_files, prepare_downloads
 from .layout import networks_page, page_title, stylesheet
 from .lecture import LectureTools
-from .panels import CoordinationPanel, DOSPanel, NetworkPanel, hold
+from .panelbase import hold
+from .panels import CoordinationPanel, DOSPanel, NetworkPanel
 from .style import status_html
 from .toy_panel import ToyModel
 

@@ -9,8 +9,6 @@ per widget.
 from __future__ import annotations
 
 import html
-import math
-from contextlib import contextmanager
 
 import numpy as np
 from bqplot import (
@@ -37,17 +35,17 @@ from ..views.plotdata import (
     coordination_colors,
     pin_color,
 )
-from .style import FIGURE_OPTIONS, held
+from .panelbase import (
+    Projectable,
+    box_sample,
+    legend_item,
+    line_sample,
+    round_up,
+    tick_values,
+)
+from .style import FIGURE_OPTIONS
 
-__all__ = [
-    "PROJECTOR_LINE_FACTOR",
-    "PROJECTOR_TEXT_PX",
-    "PROJECTOR_TICK_PX",
-    "CoordinationPanel",
-    "DOSPanel",
-    "NetworkPanel",
-    "hold",
-]
+__all__ = ["CoordinationPanel", "DOSPanel", "NetworkPanel"]
 
 #: Faded look of the nodes outside a selected coordination number.
 _FADED = {"opacity": 0.1}
@@ -91,80 +89,11 @@ _FRACTION_AXIS_STEP = 0.05
 _BAND_COLOR = "#56B4E9"
 _SEED_COLOR = "#9a9a9a"
 
-#: Projector mode: tick labels in px (the issue asks for at least 18 px on the axes).
-PROJECTOR_TICK_PX = 20
-#: Projector mode: titles and labels drawn in the plots, in px.
-PROJECTOR_TEXT_PX = 22
-#: Projector mode: every line this many times thicker.
-PROJECTOR_LINE_FACTOR = 2.0
 #: Projector mode: per-seed curves dark enough to read on a washed-out projection.
 _PROJECTOR_SEED_COLOR = "#555555"
-#: Projector mode: extra figure margin (px) for the larger tick labels.
-_PROJECTOR_MARGIN = 25
 
 
-class _Projectable:
-    """Mixin: remembers a panel's normal look and its projector look, trait by trait.
-
-    ``set_projector`` only reassigns traits of the existing marks, axes and figure.
-    """
-
-    def _remember_styles(self, changes):
-        """``changes``: (widget, trait, projector value); the current value is the normal one.
-
-        A style dict's normal value names every key the projector sets, with ``""``
-        (CSS: no inline value): the browser keeps an inline style that is merely
-        left out, so ``{}`` would not restore the normal look.
-        """
-        self._styles = []
-        for widget, name, big in changes:
-            normal = getattr(widget, name)
-            if name.endswith("_style"):
-                normal = {**{key: "" for key in big}, **normal}
-                setattr(widget, name, normal)
-            self._styles.append((widget, name, normal, big))
-
-    def _projector_changes(self, figure, labels=(), *, top=0, title_style=None):
-        """Larger ticks, titles, labels and margins, thicker lines: the common part.
-
-        ``top``: px added to the top margin in projector mode; ``title_style``: more of
-        the title's style, kept in projector mode.
-        """
-        changes = [(axis, "tick_style", {"font-size": f"{PROJECTOR_TICK_PX}px"})
-                   for axis in figure.axes]
-        changes.append((figure, "title_style",
-                        {**(title_style or {}), "font-size": f"{PROJECTOR_TEXT_PX}px"}))
-        margin = dict(figure.fig_margin)
-        margin.update(bottom=margin["bottom"] + _PROJECTOR_MARGIN,
-                      left=margin["left"] + _PROJECTOR_MARGIN, top=margin["top"] + top)
-        changes.append((figure, "fig_margin", margin))
-        changes += [(mark, "stroke_width", mark.stroke_width * PROJECTOR_LINE_FACTOR)
-                    for mark in figure.marks if isinstance(mark, Lines) and mark.stroke_width]
-        changes += [(label, "default_size", float(PROJECTOR_TEXT_PX)) for label in labels]
-        return changes
-
-    def set_projector(self, on: bool):
-        """Projector look (large text, thick lines, darker greys) or the normal one."""
-        for widget, name, normal, big in self._styles:
-            setattr(widget, name, big if on else normal)
-
-
-@contextmanager
-def hold(panel):
-    """Hold the sync of every mark, scale and axis of a panel's figure (and the panel).
-
-    Inside, data can be reassigned trait by trait; each widget sends its changes as
-    one message on exit, so the browser never sees new x with old y.
-    """
-    figure = panel.figure
-    widgets = [figure, *figure.marks, *figure.axes, panel, *panel.children]
-    for mark in figure.marks:
-        widgets.extend(mark.scales.values())
-    with held(widgets):
-        yield panel
-
-
-class NetworkPanel(_Projectable, VBox):
+class NetworkPanel(Projectable, VBox):
     """Springs shaded by stiffness, nodes coloured by coordination, pan and zoom.
 
     Attributes
@@ -292,24 +221,6 @@ def relative_weights(weights) -> np.ndarray:
     return np.clip(weights / top, 0.0, 1.0) if top > 0 else np.zeros_like(weights)
 
 
-def _round_up(value: float, step: float) -> float:
-    """The smallest multiple of ``step`` at or above ``value`` (to 1e-9 of a step)."""
-    return step * math.ceil(value / step - 1e-9)
-
-
-def _tick_values(top: float, most: int = 6) -> np.ndarray:
-    """Ticks from 0 to ``top`` at a round step, at most ``most`` steps: a short axis stays legible.
-
-    Examples
-    --------
-    >>> _tick_values(0.45)
-    array([0. , 0.1, 0.2, 0.3, 0.4])
-    """
-    steps = (0.05, 0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0)
-    step = next((d for d in steps if top / d <= most + 1e-9), top / most)
-    return np.round(np.arange(0.0, top + 1e-9, step), 10)
-
-
 def _node_area(side: float) -> int:
     """Marker area (px^2) giving a node about a quarter of a lattice spacing on screen."""
     spacing = _NETWORK_PLOT_PX / side
@@ -330,7 +241,7 @@ def _coordination_legend(present, *, windowed=False) -> str:
             f"Node colour: coordination number {items}</div>")
 
 
-class DOSPanel(_Projectable, VBox):
+class DOSPanel(Projectable, VBox):
     """Reduced DOS g(omega)/omega: seeds, mean, crystal, Debye levels, Boson peak, pins.
 
     Attributes
@@ -446,7 +357,7 @@ class DOSPanel(_Projectable, VBox):
         self.crystal_debye.x, self.crystal_debye.y = ends, np.full(2, CRYSTAL_DEBYE_LEVEL)
         self.network_debye.x, self.network_debye.y = ends, np.full(2, dos.debye_level)
         self.network_debye.labels = [f"Debye level, networks 1/(2πσ) = {dos.debye_level:.3f}"]
-        self.x_scale.max = _round_up(float(omega[-1]), _OMEGA_AXIS_STEP)
+        self.x_scale.max = round_up(float(omega[-1]), _OMEGA_AXIS_STEP)
         self._fit_height()
         self._write_legend()
         # Stiff modes past the bulk (near-coinciding nodes) are off the axis: say so.
@@ -497,15 +408,15 @@ class DOSPanel(_Projectable, VBox):
             (self.crystal_debye, self.crystal_debye.labels[0]),
             (self.network_debye, self.network_debye.labels[0]),
         ]
-        items = [_legend_item(_line_sample(m.colors[0], m.stroke_width, m.line_style), text)
+        items = [legend_item(line_sample(m.colors[0], m.stroke_width, m.line_style), text)
                  for m, text in entries]
-        items.append(_legend_item(_box_sample(self.excess.fill_colors[0]),
+        items.append(legend_item(box_sample(self.excess.fill_colors[0]),
                                   "excess over the networks' Debye level: the Boson peak"))
         if len(self.band.x):
-            items.append(_legend_item(_box_sample(self.band.fill_colors[0]),
+            items.append(legend_item(box_sample(self.band.fill_colors[0]),
                                       f"mean ± its standard error over {self._band_source}"))
         if self.pins.visible:
-            items += [_legend_item(_line_sample(color, self.pins.stroke_width, "solid"),
+            items += [legend_item(line_sample(color, self.pins.stroke_width, "solid"),
                                    f"pinned: {label}")
                       for color, label in zip(self.pins.colors, self.pins.labels)]
         hint = '<span class="bp-caption">Drag across the plot to select an ω window.</span>'
@@ -517,40 +428,10 @@ class DOSPanel(_Projectable, VBox):
         if self.pins.visible:
             tallest.append(np.nanmax(self.pins.y))
         self.y_scale.max = max(_DOS_MIN_TOP, _DOS_HEADROOM * max(tallest, default=0.0))
-        self.figure.axes[1].tick_values = _tick_values(self.y_scale.max)
+        self.figure.axes[1].tick_values = tick_values(self.y_scale.max)
 
 
-#: SVG dash patterns of bqplot's line styles, for the HTML legend.
-_DASHES = {"solid": "", "dashed": "6,3", "dotted": "1.5,3", "dash_dotted": "6,3,1.5,3"}
-
-
-def _line_sample(color, width, style) -> str:
-    return (
-        f'<svg width="30" height="10" style="vertical-align:middle">'
-        f'<line x1="0" y1="5" x2="30" y2="5" stroke="{color}" stroke-width="{width}" '
-        f'stroke-dasharray="{_DASHES.get(style, "")}"/></svg>'
-    )
-
-
-def _box_sample(color) -> str:
-    return (
-        f'<span style="display:inline-block;width:30px;height:10px;background:{color};'
-        f'vertical-align:middle"></span>'
-    )
-
-
-def _legend_item(sample, text) -> str:
-    # The sample stays with the first word; the rest wraps: a whole item kept on one
-    # line would set the legend's width, wider than a narrow panel.
-    first, _, rest = text.partition(" ")
-    return (
-        f'<span class="bp-legend-item" style="margin-right:1em">'
-        f'<span style="white-space:nowrap">{sample} {html.escape(first)}</span> '
-        f"{html.escape(rest)}</span>"
-    )
-
-
-class CoordinationPanel(_Projectable, VBox):
+class CoordinationPanel(Projectable, VBox):
     """Histogram of coordination numbers Z (fractions of nodes), mean Z, pinned histograms.
 
     The live histogram is the first row of one grouped ``Bars`` mark and every pin
@@ -618,16 +499,16 @@ class CoordinationPanel(_Projectable, VBox):
         self.bars.x, self.bars.y = z, fractions
         self.bars.colors = [_LIVE_COLOR] + [pin_color(i) for i in range(len(pins))]
         self.bars.labels = ["live"] + [label for label, _, _ in pins]
-        top = _round_up(_HISTOGRAM_HEADROOM * float(fractions.max()), _FRACTION_AXIS_STEP)
+        top = round_up(_HISTOGRAM_HEADROOM * float(fractions.max()), _FRACTION_AXIS_STEP)
         self.x_scale.min, self.x_scale.max = float(z[0]) - 0.7, float(z[-1]) + 0.7
         self.y_scale.max = top
-        self.figure.axes[1].tick_values = _tick_values(top, 5)
+        self.figure.axes[1].tick_values = tick_values(top, 5)
         self.mean_line.x, self.mean_line.y = [mean, mean], [0.0, top]
         self.mean_label.x, self.mean_label.y = [mean], [top]
         self.mean_label.text = [f"{mean:.2f}"]  # short: a narrow panel has room for no more
         names = ["current parameters, all seeds"] + [f"pinned: {label}" for label, _, _ in pins]
-        items = [_legend_item(_box_sample(c), n) for c, n in zip(self.bars.colors, names)]
-        items.append(_legend_item(_line_sample(self.mean_line.colors[0], 2, "dashed"),
+        items = [legend_item(box_sample(c), n) for c, n in zip(self.bars.colors, names)]
+        items.append(legend_item(line_sample(self.mean_line.colors[0], 2, "dashed"),
                                   f"mean Z = {mean:.2f}"))
         items = " ".join(items)
         self.legend.value = (f'<div class="bp-legend">{items} '

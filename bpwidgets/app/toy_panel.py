@@ -17,7 +17,7 @@ from bqplot import Axis, Figure, Label, LinearScale, Lines, Scatter
 from ipywidgets import HTML, Button, Dropdown, FloatLogSlider, HBox, Layout, VBox
 
 from ..views.plotdata import coordination_colors
-from .panels import PROJECTOR_TEXT_PX, _Projectable
+from .panelbase import PROJECTOR_TEXT_PX, Projectable
 from ..views.toyplot import (
     DEFAULT_EPS,
     TOY_NODES,
@@ -47,7 +47,7 @@ _POLE_GRAY = "#7a7a7a"
 _NEW_POLE_COLOR = "#D55E00"
 
 
-class ToyModel(_Projectable, VBox):
+class ToyModel(Projectable, VBox):
     """The 3 x 3 toy model: toggle springs, see every node's response and the poles.
 
     Parameters

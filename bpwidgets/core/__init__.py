@@ -15,6 +15,7 @@ by :mod:`bpwidgets`. The modules, each importing only those before it:
   Jacobi reconstruction;
 * :mod:`~bpwidgets.core.outliers`: the stiff modes above the bulk, found
   locally and deflated from the Chebyshev moments;
+* :mod:`~bpwidgets.core.result`: ``ReducedDOS``, the result, and its error bars;
 * :mod:`~bpwidgets.core.dos`: the Debye-reduced density of states;
 * :mod:`~bpwidgets.core.modes`: where the modes live (mode weights);
 * :mod:`~bpwidgets.core.toy`, :mod:`~bpwidgets.core.analysis`,

@@ -1,6 +1,6 @@
 """The Boson-peak analysis of a result: where g/omega rises above Debye, and by how much.
 
-Plain functions of the compute core's results (a :class:`~bpwidgets.core.dos.ReducedDOS`,
+Plain functions of the compute core's results (a :class:`~bpwidgets.core.result.ReducedDOS`,
 coordination numbers), with the constants that decide what counts as a peak.
 The dashboard's session, the paper's numbers and the figures all read a result
 through :func:`boson_peak_of`, so a peak is found the same way everywhere.

@@ -19,9 +19,7 @@ Two ways to get it:
 
 from __future__ import annotations
 
-import functools
 import numbers
-from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg
@@ -32,13 +30,11 @@ from .debye import _debye_levels
 from .kpm import (
     DEFAULT_GRID_POINTS,
     DEFAULT_MOMENTS,
-    _chebyshev_affine,
     _check_moments,
     _check_omega,
     _check_positive,
     _check_scale,
     _check_vectors,
-    _cumulative,
     _exact_moments,
     _kpm_bytes,
     _kpm_moments,
@@ -48,6 +44,7 @@ from .kpm import (
 from .limits import _check_memory
 from .linalg import _check_networks, _safe_bound, _stacks, _within_bound
 from .outliers import _bulk_bounds, _exact_counterparts
+from .result import ReducedDOS
 from .network import (
     Network,
     _check_choice,
@@ -60,13 +57,11 @@ from .network import (
 
 __all__ = [
     "EXACT_MAX_NODES",
-    "ReducedDOS",
     "crystal_reduced_dos",
     "exact_frequencies",
     "reduced_dos",
     "reduced_dos_of",
     "spectrum_bound",
-    "standard_error",
 ]
 
 
@@ -174,355 +169,6 @@ def crystal_reduced_dos(omega, t: float = 1.0) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- KPM
-
-
-@dataclass(frozen=True, eq=False)
-class ReducedDOS:
-    """Debye-reduced density of states g(omega)/omega of one or more seeds.
-
-    Attributes
-    ----------
-    omega : ndarray, shape (G,)
-        Frequency grid.
-    per_seed : ndarray, shape (S, G)
-        g(omega)/omega of every seed (per node; zero modes and modes above the
-        bulk excluded).
-    mean : ndarray, shape (G,)
-        Mean over seeds.
-    debye_level : float
-        Mean over seeds of the networks' own Debye levels, ``1 / (2 pi sigma_eff)``.
-    debye_levels : ndarray, shape (S,)
-        Each seed's Debye level.
-    seeds : tuple of int
-        The seeds, in row order.
-    method : {"kpm", "exact"}
-        How the moments were obtained.
-    moments : ndarray, shape (S, K)
-        Chebyshev moments ``mu_n = (1/N) sum_k T_n(x_k)`` over the non-zero
-        modes of the bulk (those above it are apart, :attr:`outlier_frequencies`),
-        ``x = 2 lambda / scale - 1`` (Weisse et al., Eq. (34)). Re-smooth with
-        :meth:`smoothed`.
-    scale : float
-        Upper bound of the bulk's eigenvalues used to rescale H onto [-1, 1];
-        the resolution is about ``pi sqrt(scale) / (2 K)``.
-    zero_modes : ndarray, shape (S,)
-        Fraction of zero modes (connected clusters / N); they sit at omega = 0.
-    mean_coordination : ndarray, shape (S,)
-        Mean number of springs per node of every seed.
-    outlier_frequencies : tuple of ndarray
-        Every seed's modes above its bulk, ascending (docs/physics.md, "Modes
-        above the bulk"): stiff modes localised on very short springs, counted
-        apart and left out of the moments, the bound and the curves. Empty for a
-        seed without any. :attr:`outlier_note` says so in words.
-    outlier_modes : ndarray, shape (S,)
-        Fraction of modes above the bulk (their count / N) of every seed; with
-        the moments' ``mu_0`` and ``zero_modes`` it sums to 1.
-    spread_moments : ndarray, shape (S, G, K), or None
-        Each seed's moments averaged over G groups of its random vectors (each
-        vector alone when there are few): their spread is the stochastic error
-        of the trace estimate (:attr:`stochastic_error`). None for ``"exact"``.
-    """
-
-    omega: np.ndarray
-    per_seed: np.ndarray
-    mean: np.ndarray
-    debye_level: float
-    debye_levels: np.ndarray
-    seeds: tuple
-    method: str
-    moments: np.ndarray
-    scale: float
-    zero_modes: np.ndarray
-    mean_coordination: np.ndarray
-    outlier_frequencies: tuple
-    outlier_modes: np.ndarray
-    spread_moments: np.ndarray | None = None
-
-    def smoothed(self, *, moments=None, omega=None) -> "ReducedDOS":
-        """The same spectra from the stored moments, with fewer moments or another grid.
-
-        Costs milliseconds: no matrix is touched.
-
-        Parameters
-        ----------
-        moments : int, optional
-            Number of moments to keep (at most the stored number): fewer gives a
-            smoother curve with resolution about ``pi omega_max / (2 moments)``.
-        omega : array_like, optional
-            New frequency grid: finite frequencies >= 0, at most ``MAX_GRID_POINTS``.
-
-        Returns
-        -------
-        ReducedDOS
-
-        Raises
-        ------
-        ValueError
-            For moments outside 8 .. the stored number, a bad grid, or a
-            reconstruction that would need more memory than the limit.
-
-        Examples
-        --------
-        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=2)
-        >>> result.smoothed(moments=64).per_seed.shape
-        (2, 401)
-        """
-        kept = self.moments.shape[1] if moments is None else _check_moments(moments)
-        if kept > self.moments.shape[1]:
-            raise ValueError(
-                f"moments must be at most the {self.moments.shape[1]} stored; got {kept}"
-            )
-        grid = self.omega if omega is None else _check_omega(omega)
-        _check_memory(f"moments={kept} on omega of {grid.size} points",
-                      _kpm_bytes(0, 0, kept, grid.size, len(self.moments)))
-        per_seed = _reconstruct(self.moments[:, :kept], self.scale, grid)
-        spread = None if self.spread_moments is None else self.spread_moments[:, :, :kept]
-        return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
-                       spread_moments=spread)
-
-    def rescaled(self, scale, *, omega=None) -> "ReducedDOS":
-        """The same spectra with moments for another rescaling bound.
-
-        ``T_n(2 lambda / scale - 1)`` is a polynomial of degree n in lambda, so the
-        new moments are exact combinations of the stored ones: nothing is
-        recomputed, and the result equals a computation with ``scale`` from the
-        start (the same random vectors). It lets results of different bounds be
-        joined (:meth:`join`).
-
-        Parameters
-        ----------
-        scale : float
-            New bound, at least the current one (which lies above the spectrum).
-        omega : array_like, optional
-            Grid of the result; default: the current one. As for :meth:`smoothed`.
-
-        Returns
-        -------
-        ReducedDOS
-
-        Raises
-        ------
-        ValueError
-            For a scale that is not finite or below the current one, or a bad grid.
-
-        Examples
-        --------
-        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=1)
-        >>> wider = result.rescaled(1.1 * result.scale)
-        >>> wider.scale == 1.1 * result.scale, bool(wider.moments[0, 0] == result.moments[0, 0])
-        (True, True)
-        """
-        scale = _check_scale(scale)
-        if scale < self.scale:
-            # Only the current bound is known to lie above the spectrum.
-            raise ValueError(f"scale must be at least the current bound {self.scale}; got {scale}")
-        grid = self.omega if omega is None else _check_omega(omega)
-        _check_memory(f"omega of {grid.size} points",
-                      _kpm_bytes(0, 0, self.moments.shape[1], grid.size, len(self.moments)))
-        ratio = self.scale / scale
-        conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.shape[1])
-        moment_rows = self.moments @ conversion.T
-        per_seed = _reconstruct(moment_rows, scale, grid)
-        spread = None if self.spread_moments is None else self.spread_moments @ conversion.T
-        return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
-                       moments=moment_rows, scale=scale, spread_moments=spread)
-
-    @classmethod
-    def join(cls, parts) -> "ReducedDOS":
-        """One result from results of further seeds computed separately.
-
-        The parts must share the rescaling bound (pass one ``scale`` to
-        :func:`reduced_dos_of`), the grid, the number of moments and the method;
-        then the joined result equals computing all the seeds at once.
-
-        Parameters
-        ----------
-        parts : sequence of ReducedDOS
-
-        Returns
-        -------
-        ReducedDOS
-            Rows in the order of the parts; mean and Debye level over all seeds.
-
-        Raises
-        ------
-        ValueError
-            When the parts differ in scale, grid, moments or method.
-
-        Examples
-        --------
-        >>> from bpwidgets import build_network
-        >>> nets = [build_network(20, 0.2, connection="cutoff", spring="inverse", seed=s)
-        ...         for s in range(3)]
-        >>> bound = spectrum_bound(nets)
-        >>> parts = [reduced_dos_of(nets[:1], scale=bound), reduced_dos_of(nets[1:], scale=bound)]
-        >>> ReducedDOS.join(parts).seeds
-        (0, 1, 2)
-        """
-        parts = list(parts)
-        if not parts or not all(isinstance(part, ReducedDOS) for part in parts):
-            raise ValueError("parts must be a non-empty sequence of ReducedDOS")
-        first = parts[0]
-        for part in parts[1:]:
-            for name, same in (
-                ("scale", part.scale == first.scale),
-                ("omega", np.array_equal(part.omega, first.omega)),
-                ("moments", part.moments.shape[1] == first.moments.shape[1]),
-                ("method", part.method == first.method),
-            ):
-                if not same:
-                    raise ValueError(f"the parts must share their {name} to be joined")
-        per_seed = np.concatenate([part.per_seed for part in parts])
-        levels = np.concatenate([part.debye_levels for part in parts])
-        return replace(
-            first,
-            per_seed=per_seed,
-            mean=per_seed.mean(axis=0),
-            debye_level=float(levels.mean()),
-            debye_levels=levels,
-            seeds=sum((part.seeds for part in parts), ()),
-            moments=np.concatenate([part.moments for part in parts]),
-            zero_modes=np.concatenate([part.zero_modes for part in parts]),
-            mean_coordination=np.concatenate([part.mean_coordination for part in parts]),
-            outlier_frequencies=sum((part.outlier_frequencies for part in parts), ()),
-            outlier_modes=np.concatenate([part.outlier_modes for part in parts]),
-            spread_moments=_joined_spread([part.spread_moments for part in parts]),
-        )
-
-    def cumulative(self, omega) -> np.ndarray:
-        """Integrated DOS: the fraction of modes with frequency at most omega, per seed.
-
-        Parameters
-        ----------
-        omega : float or array_like
-            Frequencies: finite, >= 0, at most ``MAX_GRID_POINTS`` of them.
-
-        Returns
-        -------
-        ndarray, shape (S, len(omega))
-            Includes the zero modes at omega = 0 and the modes above the bulk
-            (:attr:`outlier_frequencies`) at their frequencies, so it reaches 1.
-
-        Raises
-        ------
-        ValueError
-            For a negative or non-finite frequency, or too many.
-
-        Examples
-        --------
-        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=1)
-        >>> float(result.cumulative([100.0])[0, 0].round(6))
-        1.0
-        """
-        omega = _check_omega(omega if np.ndim(omega) else [omega])
-        outliers = np.array([
-            fraction * np.searchsorted(f, omega, side="right") / max(f.size, 1)
-            for f, fraction in zip(self.outlier_frequencies, self.outlier_modes)
-        ])
-        return (_cumulative(self.moments, self.scale, omega) + self.zero_modes[:, None]
-                + outliers)
-
-    @property
-    def outlier_note(self) -> str:
-        """The modes above the bulk in words, ``""`` when there are none.
-
-        Examples
-        --------
-        >>> reduced_dos(20, 0.3, connection="cutoff", spring="inverse", seeds=2).outlier_note
-        ''
-        >>> reduced_dos(60, 0.5, connection="cutoff", spring="inverse", seeds=1).outlier_note
-        '148 modes above ω = 4.1, up to ω = 34, not shown'
-        """
-        found = [f for f in self.outlier_frequencies if f.size]
-        if not found:
-            return ""
-        count = sum(f.size for f in found)
-        low = np.floor(10.0 * min(f[0] for f in found)) / 10.0
-        high = max(f[-1] for f in found)
-        modes = "1 mode" if count == 1 else f"{count} modes"
-        networks = "" if len(self.seeds) == 1 else f" in {len(self.seeds)} networks"
-        top = f"{high:.0f}" if high >= 10 else f"{high:.1f}"
-        return f"{modes}{networks} above ω = {low:.1f}, up to ω = {top}, not shown"
-
-    @property
-    def mean_error(self) -> np.ndarray:
-        """Standard error of :attr:`mean` on :attr:`omega`.
-
-        With several seeds, their scatter over sqrt(S): each seed's curve carries
-        its random vectors' noise, so the scatter holds it too. With one seed,
-        the stochastic error of its trace estimate (:attr:`stochastic_error`).
-        NaN where neither can be estimated (one seed and one random vector).
-        """
-        if len(self.per_seed) > 1:
-            return standard_error(self.per_seed)
-        return self.stochastic_error
-
-    @functools.cached_property
-    def stochastic_error(self) -> np.ndarray:
-        """Standard error of :attr:`mean` from the random vectors alone, on :attr:`omega`.
-
-        Each seed's curve is rebuilt from each group of its vectors
-        (:attr:`spread_moments`); their spread over sqrt(G) is that seed's
-        error, and the seeds' errors add in quadrature over S. NaN when a seed
-        has a single group (one random vector) or for ``method="exact"``.
-
-        Examples
-        --------
-        >>> result = reduced_dos(30, 0.0, connection="nearest", spring="constant", seeds=1,
-        ...                      vectors=8, moments=64)
-        >>> bool(np.all(result.stochastic_error[1:-1] > 0))
-        True
-        """
-        curves = self.group_curves()
-        if curves is None:
-            return np.full(self.omega.shape, np.nan)
-        n_seeds, n_groups = curves.shape[:2]
-        variance = curves.var(axis=1, ddof=1) / n_groups
-        return np.sqrt(variance.sum(axis=0)) / n_seeds
-
-    def group_curves(self):
-        """Every seed's g/omega from each group of its random vectors, ``(S, G, len(omega))``.
-
-        Their mean over the groups is :attr:`per_seed`. None when there is no spread
-        (one group, or ``method="exact"``).
-        """
-        spread = self.spread_moments
-        if spread is None or spread.shape[1] < 2:
-            return None
-        n_seeds, n_groups, n_moments = spread.shape
-        curves = _reconstruct(spread.reshape(-1, n_moments), self.scale, self.omega)
-        return curves.reshape(n_seeds, n_groups, -1)
-
-    @property
-    def debye_level_error(self) -> float:
-        """Standard error of :attr:`debye_level` over the seeds (NaN with one seed)."""
-        return float(standard_error(np.asarray(self.debye_levels)))
-
-    @property
-    def mean_coordination_error(self) -> float:
-        """Standard error of the mean coordination over the seeds (NaN with one seed)."""
-        return float(standard_error(np.asarray(self.mean_coordination)))
-
-
-def _joined_spread(parts):
-    """The parts' group moments stacked, or None unless they all have the same groups."""
-    if any(part is None for part in parts) or len({part.shape[1] for part in parts}) > 1:
-        return None
-    return np.concatenate(parts)
-
-
-def standard_error(rows) -> np.ndarray:
-    """Standard error of the mean of ``rows`` (first axis): std (ddof 1) / sqrt(n), or NaN.
-
-    Examples
-    --------
-    >>> float(standard_error([1.0, 2.0, 3.0])), float(standard_error([1.0]))
-    (0.5773502691896258, nan)
-    """
-    rows = np.asarray(rows, dtype=float)
-    if len(rows) < 2:
-        return np.full(np.shape(rows)[1:], np.nan)
-    return np.std(rows, axis=0, ddof=1) / np.sqrt(len(rows))
 
 
 def reduced_dos(

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .analysis import BOSON_PEAK_OMEGA_MAX, DOS_MOMENTS, boson_peak_of
-from .dos import ReducedDOS, reduced_dos
+from .dos import reduced_dos
+from .result import ReducedDOS
 from .kpm import default_vectors
 from .network import CONNECTIONS, SPRINGS
 

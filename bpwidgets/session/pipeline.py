@@ -17,7 +17,8 @@ import numpy as np
 from ..core import parallel
 from ..core.analysis import DOS_MOMENTS, boson_peak_of, coordination_histogram
 from ..core.network import build_networks
-from ..core.dos import ReducedDOS, reduced_dos_of, standard_error
+from ..core.dos import reduced_dos_of
+from ..core.result import ReducedDOS, standard_error
 from ..core.kpm import default_vectors
 from ..core.modes import MODE_WEIGHTS_EXACT_MAX, local_spectrum, node_modes
 from .schema import Parameters
