@@ -31,7 +31,6 @@ from ipywidgets import (
 )
 
 from bpwidgets.app import Dashboard
-from bpwidgets.app import dashboard as dashboard_module
 from bpwidgets.app import export as export_module
 from bpwidgets.app.export import (
     CSV_COLUMNS,
@@ -497,7 +496,7 @@ def test_prepare_runs_on_a_thread_of_its_own_and_ignores_presses_meanwhile(monke
         release.wait(30)
         return '<div class="bp-downloads">done</div>'
 
-    monkeypatch.setattr(dashboard_module, "prepare_downloads", slow_downloads)
+    monkeypatch.setattr(export_module, "prepare_downloads", slow_downloads)
     button = dashboard.lecture.prepare_export
     try:
         button.click()  # returns at once: the kernel's main thread stays free
@@ -540,3 +539,17 @@ def test_class_settings_cull_idle_kernels_and_are_known_to_voila():
     # The single-user settings stay in voila.json; the class file does not override them.
     single = json.loads((ROOT / "voila.json").read_text())
     assert not set(raw.get("VoilaConfiguration", {})) & set(single["VoilaConfiguration"])
+
+
+def test_files_prepared_while_pins_change_are_not_offered(small_dashboard, monkeypatch):
+    # A pin added while the files are made changes the view they would show.
+    prepare = export_module.prepare_downloads
+
+    def pin_meanwhile(*args, **kwargs):
+        links = prepare(*args, **kwargs)
+        small_dashboard.controls.pin.click()
+        return links
+
+    monkeypatch.setattr(export_module, "prepare_downloads", pin_meanwhile)
+    small_dashboard.lecture.prepare_export.click()
+    assert "press again" in small_dashboard.lecture.downloads.value

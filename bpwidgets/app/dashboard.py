@@ -20,7 +20,7 @@ from ..serve import request_query
 from ..session.share import page_link, page_url, parse_query, state_query
 from ..views.plotdata import network_view, snapshot_summary
 from .controls import Controls
-from .export import STALE, export_files, prepare_downloads
+from .export import export_files, prepare_shown
 from .layout import networks_page, page_title, stylesheet
 from .lecture import LectureTools
 from .panelbase import hold
@@ -177,7 +177,8 @@ class Dashboard(VBox, Listener):
         self.lecture.projector.observe(
             lambda change: self._guarded(lambda: self._projector(change["new"])), "value")
         self.lecture.prepare_export.on_click(  # off the kernel's main thread, button disabled
-            lambda _: self.lecture.prepare(self._prepare_export, background=self._background))
+            lambda _: self.lecture.prepare(lambda progress: prepare_shown(self, progress),
+                                           background=self._background))
 
     def _parameters_changed(self, change=None):
         self._update_link()
@@ -210,15 +211,6 @@ class Dashboard(VBox, Listener):
             self.toy_model.set_projector(on)
         (self.add_class if on else self.remove_class)("bp-projector")
         self._update_link()
-
-    def _prepare_export(self, progress):
-        with self.session.lock:
-            snapshot, pins, projector = self.snapshot, self.pins, self.projector
-        links = prepare_downloads(snapshot, pins, projector=projector, progress=progress)
-        # Check and write under the lock: a result drawn in between would otherwise
-        # clear the message first and then show links to the old view.
-        with self.session.lock:
-            self.lecture.downloads.value = links if self.snapshot is snapshot else STALE
 
     def _update_link(self):
         self.lecture.show_link(self.link)

@@ -41,6 +41,7 @@ __all__ = [
     "file_stem",
     "package_versions",
     "prepare_downloads",
+    "prepare_shown",
     "progress_html",
 ]
 
@@ -341,3 +342,29 @@ def download_links(files: dict) -> str:
             f'style="margin-right:1em">{extension.upper()}</a>'
         )
     return f'<div class="bp-downloads">Download: {"".join(links)}</div>'
+
+def prepare_shown(dashboard, progress) -> None:
+    """Make the downloads of what ``dashboard`` shows and write their links beside the button.
+
+    Runs on the export's thread. The view is read under the session's lock; a count
+    and the links are written only while that view (result, pins, projector mode)
+    is still on the page, else the page asks to press again.
+    """
+    session = dashboard.session
+    with session.lock:
+        shown = (dashboard.snapshot, dashboard.pins, dashboard.projector)
+
+    def unchanged():
+        now = (dashboard.snapshot, dashboard.pins, dashboard.projector)
+        return now[0] is shown[0] and now[1] is shown[1] and now[2] == shown[2]
+
+    def report(done, total):  # a late count must not cover a newer view's line
+        with session.lock:
+            if unchanged():
+                progress(done, total)
+
+    links = prepare_downloads(shown[0], shown[1], projector=shown[2], progress=report)
+    # Check and write under the lock: a result drawn in between would otherwise
+    # clear the message first and then show links to the old view.
+    with session.lock:
+        dashboard.lecture.downloads.value = links if unchanged() else STALE

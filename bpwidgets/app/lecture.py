@@ -201,10 +201,16 @@ class LectureTools(VBox):
                 self.prepare_export.disabled = False
                 self._exporting.release()
 
-        if background:
-            threading.Thread(target=run, name="bpwidgets-export", daemon=True).start()
-        else:
+        if not background:
             run()
+            return
+        try:
+            threading.Thread(target=run, name="bpwidgets-export", daemon=True).start()
+        except RuntimeError as error:  # no thread to be had: say so, free the button
+            _log.error("bpwidgets: no thread for the downloads", exc_info=error)
+            self.downloads.value = ""
+            self.prepare_export.disabled = False
+            self._exporting.release()
 
     def reduce(self, parameters):
         """The request's parameters, reduced to an interactive size while playing."""
