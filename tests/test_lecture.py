@@ -338,6 +338,8 @@ def test_csv_holds_exactly_what_the_panels_show(small_dashboard):
     np.testing.assert_array_equal(error, snapshot.dos.mean_error)
     assert np.all(error[error_omega < 2.0] > 0)  # the band has a width wherever modes are
     assert header["debye_level_error"] == snapshot.dos.debye_level_error > 0
+    pinned_omega, pinned_error = _curve(rows, "reduced_dos_error", f"pinned: {label}")
+    np.testing.assert_array_equal(pinned_error, small_dashboard.pins[0].mean_error)
     assert header["mean_coordination_error"] == snapshot.mean_coordination_error > 0
     if snapshot.peak is not None:  # JSON has no NaN: an error not estimated is null
         error = snapshot.peak.excess_error
@@ -355,6 +357,8 @@ def test_npz_holds_the_same_arrays(small_dashboard):
     np.testing.assert_array_equal(archive["pinned_reduced_dos"],
                                   np.atleast_2d(small_dashboard.dos_panel.pins.y))
     assert list(archive["pinned_labels"]) == [small_dashboard.pins[0].label]
+    np.testing.assert_array_equal(archive["pinned_reduced_dos_error"],
+                                  np.atleast_2d(small_dashboard.pins[0].mean_error))
     metadata = json.loads(str(archive["metadata"]))
     assert metadata["parameters"]["size"] == 20 and "numpy" in metadata["versions"]
     assert metadata["summary"] in small_dashboard.summary.value
@@ -420,7 +424,7 @@ def test_a_file_too_large_for_a_link_is_named_not_linked():
 
 
 def test_downloads_with_many_pins_stay_below_the_link_limit_and_say_what_was_left_out():
-    # 20 networks and 60 pins: the whole CSV would be about 2.6 MB, past Chromium's
+    # 20 networks and 60 pins: the whole CSV would be about 5 MB, past Chromium's
     # 2 MB limit for a link; the files hold the first EXPORT_MAX_PINS pins and say so.
     dashboard = Dashboard(size=20, n_seeds=20, background=False)
     for delta in (0.3, 0.29, 0.28):

@@ -66,9 +66,9 @@ _PROJECTOR_SCALE = 1.5
 #: nothing. A file whose link would be longer is not offered, and the page says so.
 LINK_LIMIT = 2 * 1024 * 1024
 #: At most this many pinned references go into the files (the page says when more are
-#: pinned). Each adds about 40 kB to the CSV: with 20 seeds and 20 pins the CSV's link
-#: is about 1.7 MB, below :data:`LINK_LIMIT`.
-EXPORT_MAX_PINS = 20
+#: pinned). Each adds about 78 kB to the CSV (its curve, its error and its histogram):
+#: with 20 seeds and 10 pins the CSV's link is about 1.76 MB, below :data:`LINK_LIMIT`.
+EXPORT_MAX_PINS = 10
 
 
 def package_versions() -> dict:
@@ -153,6 +153,8 @@ def data_csv(snapshot, pins=()) -> str:
     rows("coordination_fraction", "live", "", snapshot.coordination, snapshot.fractions)
     for pin in pins:
         rows("reduced_dos", f"pinned: {pin.label}", "", pin.omega, pin.mean)
+        if pin.mean_error is not None:
+            rows("reduced_dos_error", f"pinned: {pin.label}", "", pin.omega, pin.mean_error)
         rows("coordination_fraction", f"pinned: {pin.label}", "", pin.z, pin.fractions)
     return out.getvalue()
 
@@ -164,7 +166,8 @@ def data_npz(snapshot, pins=()) -> bytes:
     ``reduced_dos_mean_error``, ``seeds``, ``debye_level``, ``crystal_reduced_dos``,
     ``coordination``,
     ``coordination_fraction``, ``mean_coordination``; the pins as
-    ``pinned_labels``, ``pinned_omega`` and ``pinned_reduced_dos`` (rows padded
+    ``pinned_labels``, ``pinned_omega``, ``pinned_reduced_dos`` and
+    ``pinned_reduced_dos_error`` (rows padded
     with NaN), ``pinned_coordination`` and ``pinned_coordination_fraction``; and
     ``metadata``, a JSON string with the parameters and package versions.
     """
@@ -172,9 +175,12 @@ def data_npz(snapshot, pins=()) -> bytes:
     width = max([len(pin.omega) for pin in pins], default=0)
     pinned_omega = np.full((len(pins), width), np.nan)
     pinned_mean = np.full((len(pins), width), np.nan)
+    pinned_error = np.full((len(pins), width), np.nan)
     for row, pin in enumerate(pins):
         pinned_omega[row, : len(pin.omega)] = pin.omega
         pinned_mean[row, : len(pin.mean)] = pin.mean
+        if pin.mean_error is not None:
+            pinned_error[row, : len(pin.mean_error)] = pin.mean_error
     pinned_z, pinned_fractions = align_histograms([(pin.z, pin.fractions) for pin in pins])
     buffer = io.BytesIO()
     np.savez_compressed(
@@ -192,6 +198,7 @@ def data_npz(snapshot, pins=()) -> bytes:
         pinned_labels=np.array([pin.label for pin in pins], dtype=str),
         pinned_omega=pinned_omega,
         pinned_reduced_dos=pinned_mean,
+        pinned_reduced_dos_error=pinned_error,
         pinned_coordination=pinned_z,
         pinned_coordination_fraction=pinned_fractions,
         metadata=np.array(json.dumps(_metadata(snapshot), ensure_ascii=False)),

@@ -39,6 +39,8 @@ class Pin:
         The seed-averaged reduced DOS.
     z, fractions : ndarray
         The pooled coordination histogram.
+    mean_error : ndarray or None
+        The mean's standard error on ``omega`` (NaN where not estimated).
     """
 
     label: str
@@ -47,6 +49,7 @@ class Pin:
     mean: np.ndarray
     z: np.ndarray
     fractions: np.ndarray
+    mean_error: np.ndarray | None = None
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> "Pin":
@@ -57,6 +60,7 @@ class Pin:
                    f"{short_name(p.spring)}, L = {p.size}"),
             parameters=p, omega=np.array(snapshot.dos.omega), mean=np.array(snapshot.dos.mean),
             z=snapshot.coordination, fractions=snapshot.fractions,
+            mean_error=np.array(snapshot.dos.mean_error),
         )
 
 
