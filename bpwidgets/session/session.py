@@ -292,10 +292,9 @@ class Session:
 
     def _show_failure(self, error):
         """Last resort when delivering failed twice: the status line alone, no drawing."""
-        message = f"Something went wrong ({type(error).__name__}); see the server's log"
         with self.lock:
-            self.status = Status("error", message, self.status.generation + 1)
-            self._listener.status_changed(self.status)
+            self._set_status("error", f"Something went wrong ({type(error).__name__}); "
+                                      "see the server's log")
 
 
 def _preset_stages(preset, request):
