@@ -22,10 +22,12 @@ from .core.dos import (
     reduced_dos,
     reduced_dos_of,
     spectrum_bound,
+    stored_spectra,
 )
 from .core.modes import LocalSpectrum, NodeModes, local_spectrum, mode_weights, node_modes
 from .core.network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
-from .core.result import ReducedDOS
+from .core.result import NetworkSpectrum, ReducedDOS
+from .core.store import ResultStore
 from .core.toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
 
 __all__ = [
@@ -40,7 +42,9 @@ __all__ = [
     "TOY_ADDED",
     "TOY_REMOVED",
     "Network",
+    "NetworkSpectrum",
     "ReducedDOS",
+    "ResultStore",
     "boson_peak",
     "boson_peak_of",
     "build_network",
@@ -58,6 +62,7 @@ __all__ = [
     "reduced_dos_of",
     "spectrum_bound",
     "stiffness_tensor",
+    "stored_spectra",
     "toy_network",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,11 @@ import os
 
 import pytest
 
+# Tests compute what they check: the result store stays off for the whole session
+# (Voila servers and notebook kernels started by tests inherit it), except where a
+# test passes a store of its own (tests/test_store.py).
+os.environ["BPWIDGETS_STORE"] = "off"
+
 from browser_helpers import ARTIFACTS, CHROMIUM, free_port, launch_chromium, start_voila, stop_voila
 
 

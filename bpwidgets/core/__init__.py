@@ -7,6 +7,7 @@ by :mod:`bpwidgets`. The modules, each importing only those before it:
 * :mod:`~bpwidgets.core.parallel`: the thread pool and the one policy for
   where parallel work runs;
 * :mod:`~bpwidgets.core.limits`: the most memory one request may need;
+* :mod:`~bpwidgets.core.store`: the shared store of per-network results on disk;
 * :mod:`~bpwidgets.core.network`: the frozen spring networks;
 * :mod:`~bpwidgets.core.linalg`: threaded sparse products, stacks of networks,
   the Chebyshev recursion and the Lanczos bound of the spectrum;

@@ -19,6 +19,7 @@ Two ways to get it:
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 
 import numpy as np
@@ -26,7 +27,7 @@ import scipy.linalg
 import scipy.special
 
 from . import parallel
-from .debye import _debye_levels
+from .debye import _stiffness_tensors
 from .kpm import (
     DEFAULT_GRID_POINTS,
     DEFAULT_MOMENTS,
@@ -42,9 +43,10 @@ from .kpm import (
     default_vectors,
 )
 from .limits import _check_memory
-from .linalg import _check_networks, _safe_bound, _stacks, _within_bound
+from .linalg import _check_networks, _stacks
 from .outliers import _bulk_bounds, _exact_counterparts
-from .result import ReducedDOS
+from .result import NetworkSpectrum, ReducedDOS
+from .store import open_store, result_key
 from .network import (
     Network,
     _check_choice,
@@ -62,6 +64,7 @@ __all__ = [
     "reduced_dos",
     "reduced_dos_of",
     "spectrum_bound",
+    "stored_spectra",
 ]
 
 
@@ -182,6 +185,7 @@ def reduced_dos(
     method="kpm",
     moments=DEFAULT_MOMENTS,
     vectors=None,
+    store=None,
 ) -> ReducedDOS:
     """Debye-reduced DOS g(omega)/omega of networks over several random seeds.
 
@@ -205,6 +209,12 @@ def reduced_dos(
     vectors : int, optional
         Random vectors R per seed (KPM only), from 1 to ``MAX_VECTORS``;
         default: enough that ``N * R * seeds >= DEFAULT_SAMPLES``.
+    store : None, False, str, Path or ResultStore, optional
+        Where each seed's result is looked up first and kept once computed
+        (:mod:`bpwidgets.core.store`): by default the store named by
+        ``BPWIDGETS_STORE`` or the user's cache directory; False or ``"off"``
+        for none. Only the seeds not found are built and computed; the result
+        is the same either way.
 
     Returns
     -------
@@ -248,13 +258,78 @@ def reduced_dos(
     seeds = _check_seeds(seeds)
     size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
     _check_network_memory(size, delta, connection, len(seeds))
-    _check_request(size * size, len(seeds), method, moments, vectors, omega)
-    networks = build_networks(size, delta, connection=connection, spring=spring, seeds=seeds)
-    return reduced_dos_of(networks, omega=omega, method=method, moments=moments, vectors=vectors)
+    n_moments, n_vectors, grid = _check_request(
+        size * size, len(seeds), method, moments, vectors, omega
+    )
+    store = open_store(store)
+    model = dict(size=size, delta=delta, connection=connection, spring=spring)
+    keys = [_spectrum_key(model, seed, method, n_moments, n_vectors) for seed in seeds]
+    spectra = [_stored(store, key, size * size, method, n_moments) for key in keys]
+    missing = [k for k, spectrum in enumerate(spectra) if spectrum is None]
+    if missing:
+        networks = build_networks(size, delta, connection=connection, spring=spring,
+                                  seeds=[seeds[k] for k in missing])
+        for k, spectrum in zip(missing, _network_spectra(networks, method, n_moments, n_vectors)):
+            spectra[k] = spectrum
+            if store is not None:
+                store.put(keys[k], spectrum)
+    return ReducedDOS.from_spectra(spectra, omega=grid)
+
+
+def stored_spectra(size, delta, *, connection, spring, seeds, method="kpm",
+                   moments=DEFAULT_MOMENTS, vectors=None, store=None):
+    """Every seed's stored part of a reduced DOS, or None unless all are stored.
+
+    Reads the result store alone: nothing is built or computed. The dashboard
+    uses it to show a stored result without building its networks.
+
+    Parameters
+    ----------
+    size, delta, connection, spring, seeds, method, moments, vectors, store
+        As for :func:`reduced_dos`.
+
+    Returns
+    -------
+    tuple of NetworkSpectrum, or None
+
+    Raises
+    ------
+    ValueError
+        As :func:`reduced_dos` does for bad input.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> where = tempfile.mkdtemp()
+    >>> stored_spectra(20, 0.2, connection="cutoff", spring="inverse", seeds=3, store=where)
+    >>> computed = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=3,
+    ...                        store=where)
+    >>> spectra = stored_spectra(20, 0.2, connection="cutoff", spring="inverse", seeds=3,
+    ...                          store=where)
+    >>> bool((ReducedDOS.from_spectra(spectra).mean == computed.mean).all())
+    True
+    """
+    seeds = _check_seeds(seeds)
+    size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
+    n_moments, n_vectors, _ = _check_request(size * size, len(seeds), method, moments, vectors,
+                                             None)
+    store = open_store(store)
+    if store is None:
+        return None
+    model = dict(size=size, delta=delta, connection=connection, spring=spring)
+    spectra = []
+    for seed in seeds:
+        spectrum = _stored(store, _spectrum_key(model, seed, method, n_moments, n_vectors),
+                           size * size, method, n_moments)
+        if spectrum is None:
+            return None
+        spectra.append(spectrum)
+    return tuple(spectra)
 
 
 def reduced_dos_of(
-    networks, *, omega=None, method="kpm", moments=DEFAULT_MOMENTS, vectors=None, scale=None
+    networks, *, omega=None, method="kpm", moments=DEFAULT_MOMENTS, vectors=None, scale=None,
+    store=None,
 ) -> ReducedDOS:
     """Debye-reduced DOS of networks already built (see :func:`reduced_dos`).
 
@@ -270,7 +345,10 @@ def reduced_dos_of(
         Upper bound of the eigenvalues to rescale by, instead of a Lanczos run on
         these networks: give several calls the bound of all their networks
         (:func:`spectrum_bound`) and :meth:`ReducedDOS.join` their results. A bound
-        the spectrum exceeds is replaced by the safe Gershgorin bound.
+        below a network's own is replaced by the safe Gershgorin bound.
+    store : None, False, str, Path or ResultStore, optional
+        As for :func:`reduced_dos`; networks with a seed are looked up by their
+        parameters and seed, a network without one is always computed.
 
     Returns
     -------
@@ -298,70 +376,138 @@ def reduced_dos_of(
     )
     if scale is not None:
         scale = _check_scale(scale)
+    store = open_store(store)
+    keys = [None if store is None or n.seed is None
+            else _spectrum_key(_model_of(n), n.seed, method, n_moments, n_vectors)
+            for n in networks]
+    spectra = [None if key is None else _stored(store, key, n.n_nodes, method, n_moments, n)
+               for key, n in zip(keys, networks)]
+    missing = [k for k, spectrum in enumerate(spectra) if spectrum is None]
+    if missing:
+        computed = _network_spectra([networks[k] for k in missing], method, n_moments, n_vectors)
+        for k, spectrum in zip(missing, computed):
+            spectra[k] = spectrum
+            if keys[k] is not None:
+                store.put(keys[k], spectrum)
+    return ReducedDOS.from_spectra(spectra, scale=scale, omega=grid)
 
-    # Both methods rescale by the same bound, so they share one kernel and differ
-    # only by the stochastic trace. The networks are split into one stack per core;
-    # each stack's work runs in its own thread. Each network's modes above its bulk
-    # are found, counted and deflated on their own; the bound is the bulk's
-    # (docs/physics.md, "Modes above the bulk").
+
+def _network_spectra(networks, method, n_moments, n_vectors) -> list:
+    """Every network's own part of its reduced DOS (:class:`NetworkSpectrum`).
+
+    Each network's moments are rescaled by its own bound, the top of its bulk
+    (docs/physics.md, "Modes above the bulk"), so that they depend on that
+    network alone and can be stored; :meth:`ReducedDOS.from_spectra` converts
+    them exactly to a common bound. The networks are split into one stack per
+    core and each stack's work runs in its own thread; within a stack every
+    network is still computed on its own.
+    """
     stacks = _stacks(networks)
     bulk = parallel.each(_bulk_bounds, stacks)
-    if scale is None:
-        scale = float(max(bounds.max() for bounds, _, _ in bulk))
-    counts = [outliers.count for _, found, _ in bulk for outliers in found]
-    spread = None  # the exact moments have no random vectors to spread over
+    tensors = np.concatenate(parallel.each(_stiffness_tensors, stacks))
+    bounds = np.concatenate([b for b, _, _ in bulk])
+    safe = np.concatenate([stack.gershgorin_bounds() for stack in stacks])
+    found = [outliers for _, part, _ in bulk for outliers in part]
+    spread = [None] * len(networks)
     if method == "exact":
-        frequencies = [exact_frequencies(n) for n in networks]
-        # The exact modes nearest the KPM's outliers are left out, and kept at their
-        # exact frequencies.
-        left_out = [
-            _exact_counterparts(f, outliers.frequencies)
-            for f, outliers in zip(frequencies, (o for _, found, _ in bulk for o in found))
-        ]
-        if max(f[~mask][-1] for f, mask in zip(frequencies, left_out)) ** 2 > scale:
-            scale = _safe_bound(stacks)
-        moment_rows, zero_modes = _exact_moments(
-            networks, frequencies, scale, n_moments, left_out
-        )
-        outlier_frequencies = tuple(f[mask] for f, mask in zip(frequencies, left_out))
+        rows, zero_modes, outlier_frequencies = [], [], []
+        for k, (network, outliers) in enumerate(zip(networks, found)):
+            frequencies = exact_frequencies(network)
+            # The exact modes nearest the KPM's outliers are left out, and kept at
+            # their exact frequencies; a bulk mode above the bound widens it.
+            left_out = _exact_counterparts(frequencies, outliers.frequencies)
+            if frequencies[~left_out][-1] ** 2 > bounds[k]:
+                bounds[k] = safe[k]
+            row, zero = _exact_moments([network], [frequencies], bounds[k], n_moments,
+                                       [left_out])
+            rows.append(row[0])
+            zero_modes.append(zero[0])
+            outlier_frequencies.append(frequencies[left_out])
     else:
-        zero_modes = np.array([n.clusters()[0] / n.n_nodes for n in networks])
-        outlier_frequencies = tuple(
-            outliers.frequencies for _, found, _ in bulk for outliers in found
+        zero_modes = [n.clusters()[0] / n.n_nodes for n in networks]
+        outlier_frequencies = [outliers.frequencies for outliers in found]
+        edges = np.cumsum([0] + [stack.n_blocks for stack in stacks])
+        parts = parallel.each(
+            lambda item: _stack_moments(item[0], bounds[item[1]:item[2]], safe[item[1]:item[2]],
+                                        n_moments, n_vectors, item[3][2]),
+            [(stack, a, b, part) for stack, a, b, part in zip(stacks, edges[:-1], edges[1:], bulk)],
         )
+        averages = np.concatenate([moments for moments, _ in parts])
+        bounds = np.concatenate([used for _, used in parts])
+        rows, spread = averages[:, 0], list(averages[:, 1:])
+    levels = 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(tensors)))
+    return [
+        NetworkSpectrum(
+            seed=network.seed, n_nodes=network.n_nodes, method=method,
+            bound=float(bounds[k]), safe_bound=float(safe[k]),
+            moments=np.asarray(rows[k]), spread=spread[k],
+            debye_level=float(levels[k]), stiffness=tensors[k],
+            zero_modes=float(zero_modes[k]), outlier_frequencies=outlier_frequencies[k],
+            outlier_count=int(found[k].count),
+            coordination_counts=np.bincount(network.coordination),
+            fingerprint=_fingerprint(network),
+        )
+        for k, network in enumerate(networks)
+    ]
 
-        def moments_with(scale):
-            parts = parallel.each(
-                lambda item: _kpm_moments(item[0], scale, n_moments, n_vectors, item[1][2]),
-                list(zip(stacks, bulk)),
-            )
-            return np.concatenate(parts)
 
-        # Only the mean's moments are bounded by 1: a lone vector's may not be.
-        averages, scale = _within_bound(moments_with, stacks, scale,
-                                        magnitude=lambda rows: np.abs(rows[:, 0]))
-        moment_rows, spread = averages[:, 0], averages[:, 1:]
-    levels = np.concatenate(parallel.each(_debye_levels, stacks))
+def _stack_moments(stack, bounds, safe, n_moments, n_vectors, deflation):
+    """A stack's KPM moments (``_kpm_moments``), each network by its own bound, and the bounds.
 
-    if grid is None:
-        grid = np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS)
-    per_seed = _reconstruct(moment_rows, scale, grid)
-    return ReducedDOS(
-        omega=grid,
-        per_seed=per_seed,
-        mean=per_seed.mean(axis=0),
-        debye_level=float(levels.mean()),
-        debye_levels=levels,
-        seeds=tuple(n.seed for n in networks),
-        method=method,
-        moments=moment_rows,
-        scale=float(scale),
-        zero_modes=zero_modes,
-        mean_coordination=np.array([n.coordination.mean() for n in networks]),
-        outlier_frequencies=outlier_frequencies,
-        outlier_modes=np.array([c / n.n_nodes for c, n in zip(counts, networks)]),
-        spread_moments=spread,
-    )
+    Everything computed from ``T_n(H~)`` stays of order 1 while a network's
+    spectrum lies within its bound; one above it makes ``|T_n|`` grow past x = 1,
+    in single precision up to overflow (NaN). A network whose mean moments exceed
+    1.5 in magnitude is computed again with its Gershgorin bound, which no
+    eigenvalue exceeds; the others' rows come out the same, each network being
+    computed on its own.
+    """
+    bounds = np.array(bounds, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        moments = _kpm_moments(stack, bounds, n_moments, n_vectors, deflation)
+        escaped = ~np.all(np.abs(moments[:, 0]) <= 1.5, axis=1)
+    if escaped.any():
+        bounds[escaped] = safe[escaped]
+        moments = _kpm_moments(stack, bounds, n_moments, n_vectors, deflation)
+    return moments, bounds
+
+
+def _spectrum_key(model, seed, method, n_moments, n_vectors) -> str:
+    """The store's key of one network's part: its parameters, seed and the method's options."""
+    options = {"method": method, "moments": n_moments}
+    if method == "kpm":
+        options["vectors"] = n_vectors
+    return result_key({"kind": "network spectrum", **model, "seed": int(seed), **options})
+
+
+def _model_of(network) -> dict:
+    return dict(size=network.size, delta=network.delta, connection=network.connection,
+                spring=network.spring)
+
+
+def _stored(store, key, n_nodes, method, n_moments, network=None):
+    """The part stored under ``key`` if it is one of the kind asked for, else None.
+
+    With ``network``, the stored part must have been computed from the same
+    positions, springs and stiffnesses (:func:`_fingerprint`): a network made by
+    other means with the same parameters is computed, not taken for the model's.
+    """
+    if store is None:
+        return None
+    spectrum = store.get(key)
+    if (not isinstance(spectrum, NetworkSpectrum) or spectrum.n_nodes != n_nodes
+            or spectrum.method != method or spectrum.moments.size != n_moments):
+        return None
+    if network is not None and spectrum.fingerprint != _fingerprint(network):
+        return None
+    return spectrum
+
+
+def _fingerprint(network) -> str:
+    """A digest of what the dynamical matrix is made of: positions, springs, stiffnesses."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (network.positions, network.bonds, network.stiffness):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def spectrum_bound(networks) -> float:

@@ -212,6 +212,8 @@ def _random_vectors(networks, n_vectors):
 def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
     """Stochastic Chebyshev moments of every network of a stack (Weisse et al., Eq. (34)).
 
+    ``scale`` is one bound for every network, or one per network.
+
     Returns an array of shape ``(networks, 1 + G, K)``: row 0 holds each
     network's moments averaged over all its random vectors, rows 1 .. G the
     averages over G groups of its vectors (each vector alone while there are at
@@ -249,7 +251,10 @@ def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
                                (vectors.astype(np.float64) @ groups) / sizes[:, None]], axis=1)
 
     squares, crosses = [], []
-    alphas = _chebyshev_vectors(stack.matrix, start, scale, project)
+    # One bound for the stack, or each network's own for its block of rows.
+    scale = np.asarray(scale, dtype=float)
+    row_scale = scale if scale.ndim == 0 else np.repeat(scale, stack.block_rows)
+    alphas = _chebyshev_vectors(stack.matrix, start, row_scale, project)
     alpha = next(alphas)
     for _ in range(n_moments // 2):
         alpha_next = next(alphas)

@@ -120,20 +120,29 @@ class _ThreadedMatrix:
         return out
 
     def affine(self, a, b) -> "_ThreadedMatrix":
-        """``a * self + b * I`` (square matrices), with the same row blocks and type."""
+        """``a * self + b * I`` (square matrices), with the same row blocks and type.
+
+        ``a`` is a number or one factor per row (``diag(a) self + b I``): a stack
+        of networks is then rescaled block by block, each by its own bound.
+        """
+        row_factors = np.ndim(a) > 0
+        if row_factors:
+            a = np.asarray(a, dtype=self.dtype)
         blocks = []
         for start, stop, rows in self._blocks:
             entry_rows = np.repeat(np.arange(start, stop), np.diff(rows.indptr))
             on_diagonal = rows.indices == entry_rows
+            factor = a[entry_rows] if row_factors else rows.dtype.type(a)
             # One stored diagonal entry per row (no duplicates): shift those in place.
             if rows.has_canonical_format and np.count_nonzero(on_diagonal) == stop - start:
                 shifted = sp.csr_array(
-                    (rows.data * rows.dtype.type(a), rows.indices, rows.indptr), shape=rows.shape
+                    (rows.data * factor, rows.indices, rows.indptr), shape=rows.shape
                 )
                 shifted.data[on_diagonal] += rows.dtype.type(b)
             else:  # a row without a stored diagonal entry
                 eye = sp.eye_array(stop - start, self.shape[1], k=start, dtype=rows.dtype)
-                shifted = sp.csr_array(a * rows + b * eye, dtype=rows.dtype)
+                scaled = (sp.diags_array(a[start:stop]) @ rows if row_factors else a * rows)
+                shifted = sp.csr_array(scaled + b * eye, dtype=rows.dtype)
             blocks.append((start, stop, shifted))
         return self._with_blocks(blocks)
 
@@ -143,14 +152,15 @@ def _chebyshev_vectors(matrix, start, scale, project=None):
 
     The one Chebyshev recursion of the package: ``matrix`` is H as a
     :class:`_ThreadedMatrix`, ``start`` holds v (one vector per column), and the
-    products run in the type of ``start``. ``H~`` maps [0, scale] onto [-1, 1],
+    products run in the type of ``start``; ``scale`` is a number or one per row
+    (each network of a stack by its own). ``H~`` maps [0, scale] onto [-1, 1],
     with lambda = 0 at x = -1. With ``project`` (a projection P commuting with H,
     ``start`` already in its range) every new vector is projected again, so the
     recursion is that of ``P H P`` and rounding cannot regrow the components
     projected out (docs/physics.md, "Modes above the bulk").
     """
     # T_n+1 = 2 H~ T_n - T_n-1, with 2 H~ = 4 H / scale - 2 folded into one matrix.
-    twice = matrix.astype(start.dtype).affine(4.0 / scale, -2.0)
+    twice = matrix.astype(start.dtype).affine(4.0 / np.asarray(scale, dtype=float), -2.0)
     previous, current = start, 0.5 * (twice @ start)
     if project is not None:
         current = project(current)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .kpm import (
+    DEFAULT_GRID_POINTS,
     _chebyshev_affine,
     _check_moments,
     _check_omega,
@@ -26,7 +27,81 @@ from .kpm import (
 )
 from .limits import _check_memory
 
-__all__ = ["ReducedDOS", "standard_error"]
+__all__ = ["NetworkSpectrum", "ReducedDOS", "standard_error"]
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkSpectrum:
+    """One network's part of a reduced DOS: what the result store keeps of it.
+
+    Every field is a function of the network and the method's options alone
+    (not of the networks computed with it), so it can be stored, read back by
+    any process and joined with others (:meth:`ReducedDOS.from_spectra`).
+
+    Attributes
+    ----------
+    seed : int or None
+    n_nodes : int
+    method : {"kpm", "exact"}
+    bound : float
+        The network's own bound above its bulk eigenvalues; :attr:`moments`
+        are rescaled by it.
+    safe_bound : float
+        Its Gershgorin bound, above every eigenvalue.
+    moments : ndarray, shape (K,)
+        Chebyshev moments of the bulk, rescaled by :attr:`bound`.
+    spread : ndarray, shape (G, K), or None
+        The moments of G groups of its random vectors (None for ``"exact"``).
+    debye_level : float
+    stiffness : ndarray, shape (2, 2)
+        Its macroscopic stiffness tensor (:func:`bpwidgets.stiffness_tensor`).
+    zero_modes : float
+        Fraction of zero modes (connected clusters / N).
+    outlier_frequencies : ndarray
+        Its modes above the bulk, ascending.
+    outlier_count : int
+        How many modes the bulk's moments leave out above it.
+    coordination_counts : ndarray of int
+        Nodes with Z = 0, 1, 2, ... springs.
+    fingerprint : str
+        A digest of its positions, springs and stiffnesses: a stored entry is
+        used for a network given only if it was computed from the same one.
+    """
+
+    seed: int | None
+    n_nodes: int
+    method: str
+    bound: float
+    safe_bound: float
+    moments: np.ndarray
+    spread: np.ndarray | None
+    debye_level: float
+    stiffness: np.ndarray
+    zero_modes: float
+    outlier_frequencies: np.ndarray
+    outlier_count: int
+    coordination_counts: np.ndarray
+    fingerprint: str
+
+    @property
+    def mean_coordination(self) -> float:
+        """Mean number of springs per node."""
+        counts = self.coordination_counts
+        return float(np.arange(counts.size) @ counts / self.n_nodes)
+
+    def at(self, scale):
+        """``(moments, spread)`` rescaled by ``scale`` (at least :attr:`bound`) instead.
+
+        ``T_n(2 lambda / scale - 1)`` is a polynomial of degree n in lambda, so the
+        conversion is exact (:meth:`ReducedDOS.rescaled`); it is done for this
+        network alone, so the result does not depend on the others it is joined with.
+        """
+        if scale == self.bound:
+            return self.moments, self.spread
+        ratio = self.bound / scale
+        conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.size).T
+        spread = None if self.spread is None else self.spread @ conversion
+        return self.moments @ conversion, spread
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +149,9 @@ class ReducedDOS:
         Each seed's moments averaged over G groups of its random vectors (each
         vector alone when there are few): their spread is the stochastic error
         of the trace estimate (:attr:`stochastic_error`). None for ``"exact"``.
+    spectra : tuple of NetworkSpectrum
+        Every seed's own part, rescaled by its own bound, as the result store
+        keeps it: :meth:`from_spectra` joins them again.
     """
 
     omega: np.ndarray
@@ -90,6 +168,80 @@ class ReducedDOS:
     outlier_frequencies: tuple
     outlier_modes: np.ndarray
     spread_moments: np.ndarray | None = None
+    spectra: tuple = ()
+
+    @classmethod
+    def from_spectra(cls, spectra, *, scale=None, omega=None) -> "ReducedDOS":
+        """The reduced DOS of networks from their parts (:class:`NetworkSpectrum`).
+
+        What :func:`bpwidgets.reduced_dos_of` returns is made here, from parts
+        computed or read from the result store alike, so the two are equal.
+
+        Parameters
+        ----------
+        spectra : sequence of NetworkSpectrum
+            Of one method and number of moments; their seeds label the rows.
+        scale : float, optional
+            The common bound to rescale every part's moments by; default the
+            largest of their own bounds. A bound below a part's own is replaced
+            by the largest safe (Gershgorin) bound.
+        omega : array_like, optional
+            The grid; default ``DEFAULT_GRID_POINTS`` points up to sqrt(scale).
+
+        Returns
+        -------
+        ReducedDOS
+
+        Raises
+        ------
+        ValueError
+            For no parts, or parts of different methods or numbers of moments.
+
+        Examples
+        --------
+        >>> from bpwidgets import reduced_dos
+        >>> result = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=3,
+        ...                      store=False)
+        >>> again = ReducedDOS.from_spectra(result.spectra)
+        >>> bool((again.per_seed == result.per_seed).all()), again.scale == result.scale
+        (True, True)
+        """
+        spectra = tuple(spectra)
+        if not spectra or not all(isinstance(s, NetworkSpectrum) for s in spectra):
+            raise ValueError("spectra must be a non-empty sequence of NetworkSpectrum")
+        first = spectra[0]
+        if any(s.method != first.method or s.moments.size != first.moments.size
+               for s in spectra):
+            raise ValueError("the spectra must share their method and number of moments")
+        top = max(s.bound for s in spectra)
+        if scale is None:
+            scale = top
+        elif scale < top:
+            scale = max(s.safe_bound for s in spectra)
+        parts = [s.at(scale) for s in spectra]
+        moment_rows = np.array([moments for moments, _ in parts])
+        spread = _joined_spread([None if rows is None else rows[None] for _, rows in parts])
+        grid = (np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS) if omega is None
+                else _check_omega(omega))
+        per_seed = _reconstruct(moment_rows, scale, grid)
+        levels = np.array([s.debye_level for s in spectra])
+        return cls(
+            omega=grid,
+            per_seed=per_seed,
+            mean=per_seed.mean(axis=0),
+            debye_level=float(levels.mean()),
+            debye_levels=levels,
+            seeds=tuple(s.seed for s in spectra),
+            method=first.method,
+            moments=moment_rows,
+            scale=float(scale),
+            zero_modes=np.array([s.zero_modes for s in spectra]),
+            mean_coordination=np.array([s.mean_coordination for s in spectra]),
+            outlier_frequencies=tuple(s.outlier_frequencies for s in spectra),
+            outlier_modes=np.array([s.outlier_count / s.n_nodes for s in spectra]),
+            spread_moments=spread,
+            spectra=spectra,
+        )
 
     def smoothed(self, *, moments=None, omega=None) -> "ReducedDOS":
         """The same spectra from the stored moments, with fewer moments or another grid.
@@ -242,6 +394,7 @@ class ReducedDOS:
             outlier_frequencies=sum((part.outlier_frequencies for part in parts), ()),
             outlier_modes=np.concatenate([part.outlier_modes for part in parts]),
             spread_moments=_joined_spread([part.spread_moments for part in parts]),
+            spectra=sum((part.spectra for part in parts), ()),
         )
 
     def cumulative(self, omega) -> np.ndarray:

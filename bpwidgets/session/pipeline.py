@@ -16,8 +16,8 @@ import numpy as np
 
 from ..core import parallel
 from ..core.analysis import DOS_MOMENTS, boson_peak_of, coordination_histogram
-from ..core.network import build_networks
-from ..core.dos import reduced_dos_of
+from ..core.network import build_network, build_networks
+from ..core.dos import reduced_dos_of, stored_spectra
 from ..core.result import ReducedDOS, standard_error
 from ..core.kpm import default_vectors
 from ..core.modes import MODE_WEIGHTS_EXACT_MAX, local_spectrum, node_modes
@@ -73,7 +73,8 @@ class Snapshot:
     ----------
     request : Request
     networks : tuple of bpwidgets.Network
-        Every seed's network; the first is the one drawn (:attr:`network`).
+        Every seed's network, or only the first when the result came from the
+        store; the first is the one drawn (:attr:`network`).
     nodes : ndarray of int
         The drawn nodes (:func:`drawn_nodes`).
     dos : bpwidgets.ReducedDOS or None
@@ -139,6 +140,8 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         The latest result, read when the job runs. With the same parameters its
         networks, DOS and local spectra are reused: a complete one costs only
         the new window's mode weights, a preview only the rest of the average.
+        Otherwise a request whose every seed is in the result store
+        (:mod:`bpwidgets.core.store`) gives one complete snapshot at once.
 
     Yields
     ------
@@ -150,8 +153,14 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         From the core, when it refuses the parameters.
     """
     p = request.parameters
+    # The preview's seeds get the random vectors each seed gets in the full
+    # average, not the many they would get by default: it must be cheap.
+    vectors = default_vectors(p.size * p.size * p.n_seeds, networks=p.n_seeds)
     if previous is not None and previous.request.parameters == p:
         snapshot = replace(previous, request=request, weights=None)
+    elif (spectra := stored_spectra(p.size, p.delta, seeds=p.seeds, moments=DOS_MOMENTS,
+                                    vectors=vectors, **p.model())) is not None:
+        snapshot = _from_store(request, spectra)
     else:
         networks = tuple(build_networks(p.size, p.delta, seeds=p.seeds, **p.model()))
         coordination, fractions, mean = coordination_histogram(
@@ -172,9 +181,6 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         yield snapshot
         return
     networks = snapshot.networks
-    # The preview's seeds get the random vectors each seed gets in the full
-    # average, not the many they would get by default: it must be cheap.
-    vectors = default_vectors(networks[0].n_nodes * len(networks), networks=len(networks))
     dos = snapshot.dos
     if dos is None:
         dos = reduced_dos_of(networks[: preview_seeds(len(networks))],
@@ -184,6 +190,27 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         yield _with_dos(snapshot, dos, complete=False)
         dos = _average(networks, dos, vectors)
     yield _with_dos(snapshot, dos, complete=True)
+
+
+def _from_store(request, spectra):
+    """The complete snapshot of a request whose every seed is in the result store.
+
+    Only the drawn network is built; the DOS, the histogram and the mean Z come
+    from the stored parts, and equal what computing them gives.
+    """
+    p = request.parameters
+    network = build_network(p.size, p.delta, seed=p.seeds[0], **p.model())
+    width = max(s.coordination_counts.size for s in spectra)
+    counts = sum(np.pad(s.coordination_counts, (0, width - s.coordination_counts.size))
+                 for s in spectra)
+    coordination = np.flatnonzero(counts)
+    snapshot = Snapshot(
+        request=request, networks=(network,), nodes=drawn_nodes(p.size), dos=None, peak=None,
+        coordination=coordination, fractions=counts[coordination] / counts.sum(),
+        mean_coordination=float(np.arange(width) @ counts / counts.sum()), complete=True,
+        mean_coordination_error=float(standard_error([s.mean_coordination for s in spectra])),
+    )
+    return _with_dos(snapshot, ReducedDOS.from_spectra(spectra), complete=True)
 
 
 def _with_weights(snapshot, window):
@@ -216,17 +243,12 @@ def preview_seeds(n_seeds) -> int:
 def _average(networks, first, vectors):
     """The reduced DOS of all ``networks``, given ``first``, that of the first few alone.
 
-    The preview's seeds are not computed again. The others are computed together with
-    their own bound; whichever part has the narrower bound has its moments
-    converted exactly to the wider one (:meth:`ReducedDOS.rescaled`), which lies
-    above every spectrum, and the parts are joined.
+    The preview's seeds are not computed again. Every seed's part has its moments
+    rescaled by its own bound; they are joined by converting them exactly to the
+    widest (:meth:`ReducedDOS.from_spectra`), as a result read from the store is.
     """
     rest = reduced_dos_of(networks[len(first.seeds):], moments=DOS_MOMENTS, vectors=vectors)
-    wider = first if first.scale >= rest.scale else rest
-    return ReducedDOS.join([
-        part if part is wider else part.rescaled(wider.scale, omega=wider.omega)
-        for part in (first, rest)
-    ])
+    return ReducedDOS.from_spectra(first.spectra + rest.spectra)
 
 
 def _with_dos(snapshot, dos, *, complete):
