@@ -21,7 +21,8 @@ LAYERS = (
     ("core", ("bpwidgets.core",)),
     ("session", ("bpwidgets.session",)),
     ("views", ("bpwidgets.views",)),
-    ("top", ("bpwidgets.app", "bpwidgets.figures", "bpwidgets.serve", "bpwidgets.serving")),
+    ("top", ("bpwidgets.app", "bpwidgets.figures", "bpwidgets.serve", "bpwidgets.serving",
+             "bpwidgets.warm")),
 )
 #: The package's own ``__init__`` re-exports the core; the core itself must not import it
 #: (that would be a cycle through the package), every other layer may.

@@ -16,7 +16,7 @@ The density is rebuilt from them with the Jackson kernel (Eq. (71),
 ``(1 - x)^alpha (1 + x)^beta`` (:func:`_jacobi_orthonormal`,
 :func:`_chebyshev_to_jacobi`); beta = 0 is regular at x = -1, so the constant
 density at the 2D Debye edge is not biased (:func:`_reconstruct`,
-:func:`_cumulative`). :func:`_chebyshev_affine` converts moments to another
+:func:`_cumulative`). :func:`_rescaled_moments` converts moments to another
 rescaling bound exactly.
 """
 
@@ -60,6 +60,10 @@ JACOBI_ALPHA, JACOBI_BETA = 0.5, 0.0
 
 #: Default frequency grid: points from 0 to the top of the bulk (modes far above it are apart).
 DEFAULT_GRID_POINTS = 401
+
+#: Entries of the T_n values held at once while moments are converted to a wider bound
+#: (:func:`_rescaled_moments`): 128 MiB, one row of 4096 moments at a time.
+_CONVERSION_ENTRIES = 2**24
 
 #: Most moments: resolution about 1e-3 in omega, and each K x K conversion matrix takes 128 MiB.
 MAX_MOMENTS = 4096
@@ -327,8 +331,9 @@ def _exact_moments(networks, frequencies, scale, n_moments, left_out=None):
 
 
 def _chebyshev_values(x, n_moments):
-    """T_n(x) for n < n_moments, shape (n_moments, len(x)), by the recurrence."""
-    values = np.empty((n_moments, len(x)))
+    """T_n(x) for n < n_moments, shape ``(n_moments,) + x.shape``, by the recurrence."""
+    x = np.asarray(x, dtype=float)
+    values = np.empty((n_moments,) + x.shape)
     values[0] = 1.0
     values[1] = x
     for n in range(2, n_moments):
@@ -336,27 +341,38 @@ def _chebyshev_values(x, n_moments):
     return values
 
 
-def _chebyshev_affine(a, b, n_moments) -> np.ndarray:
-    """C with ``T_n(a x + b) = sum_m C[n, m] T_m(x)`` for n < n_moments (exact).
+def _rescaled_moments(moments, ratios) -> np.ndarray:
+    """Chebyshev moments for a wider bound: ``scale / ratio`` for moments rescaled by ``scale``.
 
-    From ``T_n+1(y) = 2 y T_n(y) - T_n-1(y)`` and ``x T_m = (T_m+1 + T_|m-1|) / 2``.
+    ``T_n(2 lambda / wider - 1) = T_n(r x + r - 1)`` with ``x = 2 lambda / scale - 1``
+    and ``r = scale / wider``: a polynomial of degree n < K in x, so the new
+    moments are exact combinations of the old ones. Its Chebyshev series is
+    given exactly by its values at the K Chebyshev nodes
+    ``x_j = cos(pi (j + 1/2) / K)`` (discrete orthogonality), so
+    ``mu'_n = (2 / K) sum_j T_n(r x_j + r - 1) h_j`` with
+    ``h_j = sum_m w_m mu_m T_m(x_j)`` (``w_0 = 1/2``, else 1): the old series at the
+    nodes. Every row of ``moments`` (shape ``(S, ..., K)``) has its own ratio
+    (shape ``(S,)``, each in (0, 1]), and all are converted at once.
     """
-    conversion = np.zeros((n_moments, n_moments))
-    conversion[0, 0] = 1.0
-    if n_moments > 1:
-        conversion[1, :2] = (b, a)
-
-    def times_x(c):
-        out = np.zeros_like(c)
-        out[1:] += 0.5 * c[:-1]
-        out[:-1] += 0.5 * c[1:]
-        out[1] += 0.5 * c[0]  # x T_0 = T_1
-        return out
-
-    for n in range(1, n_moments - 1):
-        y_times = a * times_x(conversion[n]) + b * conversion[n]
-        conversion[n + 1] = 2.0 * y_times - conversion[n - 1]
-    return conversion
+    moments = np.asarray(moments, dtype=float)
+    n_rows, n_moments = len(moments), moments.shape[-1]
+    ratios = np.asarray(ratios, dtype=float)
+    nodes = np.cos(np.pi * (np.arange(n_moments) + 0.5) / n_moments)
+    weighted = moments.reshape(n_rows, -1, n_moments).copy()
+    weighted[..., 0] *= 0.5
+    series = weighted @ _chebyshev_values(nodes, n_moments)  # h at the nodes: (S, G, K)
+    converted = np.empty_like(series)
+    # T_n at the nodes mapped by each distinct ratio, (ratios, K, K), a bounded number of
+    # ratios at a time; the rows of one ratio are converted by one product.
+    distinct, row_ratio = np.unique(ratios, return_inverse=True)
+    chunk = max(1, _CONVERSION_ENTRIES // n_moments**2)
+    for start in range(0, len(distinct), chunk):
+        part = distinct[start:start + chunk, None]
+        values = _chebyshev_values(part * nodes + (part - 1.0), n_moments).transpose(1, 2, 0)
+        for k, matrix in enumerate(values):
+            rows = row_ratio == start + k
+            converted[rows] = series[rows] @ matrix
+    return (converted * (2.0 / n_moments)).reshape(moments.shape)
 
 
 # --------------------------------------------------------------------------- reconstruction

@@ -17,7 +17,7 @@ import numpy as np
 
 from .kpm import (
     DEFAULT_GRID_POINTS,
-    _chebyshev_affine,
+    _rescaled_moments,
     _check_moments,
     _check_omega,
     _check_scale,
@@ -88,20 +88,6 @@ class NetworkSpectrum:
         """Mean number of springs per node."""
         counts = self.coordination_counts
         return float(np.arange(counts.size) @ counts / self.n_nodes)
-
-    def at(self, scale):
-        """``(moments, spread)`` rescaled by ``scale`` (at least :attr:`bound`) instead.
-
-        ``T_n(2 lambda / scale - 1)`` is a polynomial of degree n in lambda, so the
-        conversion is exact (:meth:`ReducedDOS.rescaled`); it is done for this
-        network alone, so the result does not depend on the others it is joined with.
-        """
-        if scale == self.bound:
-            return self.moments, self.spread
-        ratio = self.bound / scale
-        conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.size).T
-        spread = None if self.spread is None else self.spread @ conversion
-        return self.moments @ conversion, spread
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,9 +204,10 @@ class ReducedDOS:
             scale = top
         elif scale < top:
             scale = max(s.safe_bound for s in spectra)
-        parts = [s.at(scale) for s in spectra]
-        moment_rows = np.array([moments for moments, _ in parts])
-        spread = _joined_spread([None if rows is None else rows[None] for _, rows in parts])
+        moment_rows = _at_bound(np.array([s.moments for s in spectra]), spectra, scale)
+        spread = _joined_spread([None if s.spread is None else s.spread[None] for s in spectra])
+        if spread is not None:
+            spread = _at_bound(spread, spectra, scale)
         grid = (np.linspace(0.0, np.sqrt(scale), DEFAULT_GRID_POINTS) if omega is None
                 else _check_omega(omega))
         per_seed = _reconstruct(moment_rows, scale, grid)
@@ -326,11 +313,11 @@ class ReducedDOS:
         grid = self.omega if omega is None else _check_omega(omega)
         _check_memory(f"omega of {grid.size} points",
                       _kpm_bytes(0, 0, self.moments.shape[1], grid.size, len(self.moments)))
-        ratio = self.scale / scale
-        conversion = _chebyshev_affine(ratio, ratio - 1.0, self.moments.shape[1])
-        moment_rows = self.moments @ conversion.T
+        ratios = np.full(len(self.moments), self.scale / scale)
+        moment_rows = _rescaled_moments(self.moments, ratios)
         per_seed = _reconstruct(moment_rows, scale, grid)
-        spread = None if self.spread_moments is None else self.spread_moments @ conversion.T
+        spread = (None if self.spread_moments is None
+                  else _rescaled_moments(self.spread_moments, ratios))
         return replace(self, omega=grid, per_seed=per_seed, mean=per_seed.mean(axis=0),
                        moments=moment_rows, scale=scale, spread_moments=spread)
 
@@ -513,6 +500,20 @@ class ReducedDOS:
     def mean_coordination_error(self) -> float:
         """Standard error of the mean coordination over the seeds (NaN with one seed)."""
         return float(standard_error(np.asarray(self.mean_coordination)))
+
+
+def _at_bound(rows, spectra, scale):
+    """``rows`` (one per part, moments rescaled by its own bound) rescaled by ``scale``.
+
+    A part already at ``scale`` is kept as it is; the others are converted
+    exactly (:func:`bpwidgets.core.kpm._rescaled_moments`), all at once.
+    """
+    ratios = np.array([s.bound / scale for s in spectra])
+    moved = ratios != 1.0
+    if moved.any():
+        rows = rows.copy()
+        rows[moved] = _rescaled_moments(rows[moved], ratios[moved])
+    return rows
 
 
 def _joined_spread(parts):

@@ -1,0 +1,190 @@
+"""Fill the result store for a lecture: ``python -m bpwidgets.warm``.
+
+Computes, once, everything a class will ask for and keeps it in the shared
+result store (:mod:`bpwidgets.core.store`): every δ of the slider at the
+paper's size (L = 60, 10 seeds) for both connection rules and both spring
+laws, and every preset with its pinned curves. Each is computed exactly as the
+dashboard computes it, so every page that asks for one of them afterwards
+reads it instead of computing. What is stored already is skipped, so a second
+run costs seconds.
+
+``make warm`` runs it; ``make class`` runs it before serving; Binder's
+``postBuild`` runs it so that a Binder page starts warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .core.analysis import DOS_MOMENTS
+from .core.dos import stored_spectra
+from .core.kpm import default_vectors
+from .core.network import CONNECTIONS, SPRINGS
+from .core.store import STORE_ENVIRONMENT, open_store
+from .session.pipeline import Request, compute
+from .session.presets import PRESETS
+from .session.schema import Parameters, field_of
+
+__all__ = ["is_stored", "lecture_grid", "main", "warm"]
+
+#: The paper's size and seed count: what a lecture shows unless someone changes them.
+LECTURE_SIZE, LECTURE_SEEDS = 60, 10
+
+#: Characters of the progress bar.
+_BAR_WIDTH = 30
+
+
+def slider_deltas() -> tuple:
+    """Every value the δ slider can take, as the controls round them.
+
+    Examples
+    --------
+    >>> deltas = slider_deltas()
+    >>> len(deltas), deltas[:3], deltas[-1]
+    (51, (0.0, 0.01, 0.02), 0.5)
+    """
+    field = field_of("delta")
+    steps = round((field.high - field.low) / field.step)
+    return tuple(round(field.low + k * field.step, 6) for k in range(steps + 1))
+
+
+def lecture_grid(size=LECTURE_SIZE, seeds=LECTURE_SEEDS) -> list:
+    """The dashboard states of a lecture: each slider δ for every model, then the presets.
+
+    Parameters
+    ----------
+    size, seeds : int, optional
+        Grid size and number of seeds of the slider states (the presets keep theirs).
+
+    Returns
+    -------
+    list of Parameters
+        Without repeats, in the order they are computed.
+
+    Examples
+    --------
+    >>> grid = lecture_grid()
+    >>> len(grid), grid[0].delta, grid[0].size, grid[0].n_seeds
+    (204, 0.0, 60, 10)
+    """
+    states = [
+        Parameters(size=size, delta=delta, n_seeds=seeds, connection=connection, spring=spring)
+        for connection in CONNECTIONS
+        for spring in SPRINGS
+        for delta in slider_deltas()
+    ]
+    for preset in PRESETS.values():
+        states.extend((preset.parameters, *preset.pinned_parameters()))
+    return list(dict.fromkeys(states))
+
+
+def is_stored(parameters: Parameters, store=None) -> bool:
+    """Whether every seed of a dashboard state is in the store."""
+    p = parameters
+    vectors = default_vectors(p.size * p.size * p.n_seeds, networks=p.n_seeds)
+    return stored_spectra(p.size, p.delta, seeds=p.seeds, moments=DOS_MOMENTS, vectors=vectors,
+                          store=store, **p.model()) is not None
+
+
+def warm(states, *, progress=None) -> dict:
+    """Compute every state not yet in the default store, as the dashboard would.
+
+    Parameters
+    ----------
+    states : sequence of Parameters
+    progress : callable, optional
+        ``progress(done, total, parameters)`` after each state.
+
+    Returns
+    -------
+    dict
+        ``computed`` and ``stored`` (already there) counts, and ``seconds``.
+
+    Raises
+    ------
+    RuntimeError
+        When the result store is off or cannot be written: warming would be lost.
+    """
+    store = open_store(None)
+    if store is None:
+        raise RuntimeError(f"the result store is off ({STORE_ENVIRONMENT}="
+                           f"{os.environ.get(STORE_ENVIRONMENT, '')!r}) or cannot be opened: "
+                           "there is nothing to warm")
+    start = time.perf_counter()
+    computed = stored = 0
+    for done, parameters in enumerate(states, start=1):
+        if is_stored(parameters, store):
+            stored += 1
+        else:
+            compute(Request(parameters))
+            computed += 1
+            if not store.writable:
+                raise RuntimeError(f"the result store {store.directory} refused a write: "
+                                   "there is nothing to warm")
+        if progress is not None:
+            progress(done, len(states), parameters)
+    return {"computed": computed, "stored": stored, "seconds": time.perf_counter() - start}
+
+
+def _progress_bar(stream):
+    """A one-line progress bar on a terminal; a line per tenth of the work elsewhere."""
+    interactive = stream.isatty()
+    started = time.perf_counter()
+
+    def show(done, total, p):
+        elapsed = time.perf_counter() - started
+        if interactive:
+            filled = _BAR_WIDTH * done // total
+            stream.write(f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {done}/{total} "
+                         f"L={p.size} δ={p.delta:.2f} {p.connection} {p.spring}  "
+                         f"{elapsed:.0f} s ")
+            if done == total:
+                stream.write("\n")
+        elif done == total or done * 10 // total != (done - 1) * 10 // total:
+            stream.write(f"warm: {done}/{total} states, {elapsed:.0f} s\n")
+        stream.flush()
+
+    return show
+
+
+def main(argv=None) -> int:
+    """Warm the store for a lecture; print what was done."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bpwidgets.warm",
+        description="Fill the result store with every slider position and preset of a lecture.",
+    )
+    parser.add_argument("--size", type=int, default=LECTURE_SIZE,
+                        help=f"grid size L of the slider states (default {LECTURE_SIZE})")
+    parser.add_argument("--seeds", type=int, default=LECTURE_SEEDS,
+                        help=f"seeds of the slider states (default {LECTURE_SEEDS})")
+    parser.add_argument("--store", metavar="DIRECTORY",
+                        help=f"the store to fill (default: ${STORE_ENVIRONMENT}, else the "
+                             "user's cache directory)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    options = parser.parse_args(argv)
+    if options.store is not None:
+        os.environ[STORE_ENVIRONMENT] = options.store
+    try:
+        states = lecture_grid(options.size, options.seeds)
+        for state in states:
+            state.checked()
+    except ValueError as error:
+        parser.error(str(error))
+    progress = None if options.quiet else _progress_bar(sys.stderr)
+    try:
+        summary = warm(states, progress=progress)
+    except RuntimeError as error:
+        print(f"warm: {error}", file=sys.stderr)
+        return 2
+    store = open_store(None)
+    print(f"warm: {len(states)} dashboard states in {store.directory}: "
+          f"{summary['computed']} computed, {summary['stored']} already stored, "
+          f"{summary['seconds']:.1f} s; the store holds {store.volume() / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

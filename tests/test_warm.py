@@ -1,0 +1,73 @@
+"""``python -m bpwidgets.warm``: the lecture grid, computed once into the store."""
+
+from __future__ import annotations
+
+import pytest
+
+import bpwidgets.core.dos as dos_module
+import bpwidgets.session.pipeline as pipeline
+from bpwidgets.app import Dashboard
+from bpwidgets.core.store import open_store
+from bpwidgets.session.presets import PRESETS
+from bpwidgets.session.schema import Parameters
+from bpwidgets.warm import is_stored, lecture_grid, main, slider_deltas, warm
+
+
+def test_the_lecture_grid_is_every_slider_delta_of_every_model_and_every_preset():
+    grid = lecture_grid()
+    assert len(set(grid)) == len(grid)
+    models = {(p.connection, p.spring) for p in grid}
+    assert models == {(c, s) for c in ("nearest", "cutoff") for s in ("inverse", "constant")}
+    for connection, spring in models:
+        deltas = {p.delta for p in grid if (p.connection, p.spring) == (connection, spring)
+                  and (p.size, p.n_seeds, p.first_seed) == (60, 10, 0)}
+        assert deltas == set(slider_deltas())
+    for preset in PRESETS.values():
+        assert preset.parameters in grid
+        assert set(preset.pinned_parameters()) <= set(grid)
+    assert slider_deltas()[31] == 0.31  # as the controls round them
+
+
+def test_warm_fills_the_store_then_skips_and_the_dashboard_reads_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("BPWIDGETS_STORE", str(tmp_path))
+    states = lecture_grid(size=10, seeds=2)[:12]
+    assert not any(is_stored(p) for p in states)
+    seen = []
+    first = warm(states, progress=lambda done, total, p: seen.append((done, total)))
+    assert (first["computed"], first["stored"]) == (12, 0)
+    assert seen[-1] == (12, 12)
+    assert all(is_stored(p) for p in states)
+    assert warm(states)["computed"] == 0
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a warmed state was computed again")
+
+    monkeypatch.setattr(dos_module, "build_networks", refuse)
+    monkeypatch.setattr(pipeline, "build_networks", refuse)
+    state = states[5]
+    dashboard = Dashboard(background=False, **{name: getattr(state, name) for name in (
+        "size", "delta", "connection", "spring", "n_seeds")})
+    assert dashboard.session.snapshot.complete
+    assert dashboard.session.snapshot.dos.seeds == (0, 1)
+
+
+def test_warm_refuses_a_store_that_is_off(monkeypatch, capsys):
+    monkeypatch.setenv("BPWIDGETS_STORE", "off")
+    with pytest.raises(RuntimeError, match="nothing to warm"):
+        warm([Parameters(size=10, n_seeds=1)])
+    assert main(["--size", "10", "--seeds", "1", "--quiet"]) == 2
+    assert "store is off" in capsys.readouterr().err
+
+
+def test_the_command_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("BPWIDGETS_STORE")
+    with pytest.raises(SystemExit):
+        main(["--size", "7"])
+    assert "size" in capsys.readouterr().err
+    monkeypatch.setattr("bpwidgets.warm.lecture_grid",
+                        lambda size, seeds: lecture_grid(size, seeds)[:3])
+    assert main(["--size", "10", "--seeds", "1", "--store", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "3 computed, 0 already stored" in captured.out
+    assert "3/3" in captured.err
+    assert len(open_store(tmp_path)) == 3
