@@ -362,3 +362,23 @@ def test_a_bound_below_the_spectrum_falls_back_to_a_safe_one():
     net = build_network(16, 0.3, connection="cutoff", spring="inverse", seed=0)
     result = reduced_dos_of([net], scale=0.5 * spectrum_bound([net]))
     assert result.scale >= exact_frequencies(net)[-1] ** 2
+
+
+@pytest.mark.parametrize("n_moments", [8, 64, 1024])
+def test_moments_convert_exactly_to_wider_bounds_row_by_row(n_moments):
+    """Each row converted by its own ratio equals the moments computed at the wider bound."""
+    from bpwidgets.core.kpm import _chebyshev_values, _rescaled_moments
+
+    rng = np.random.default_rng(1)
+    eigenvalues = rng.random((3, 200)) * 0.95  # three spectra below the bound 1
+    wider = np.array([1.0, 1.07, 1.6])
+    before = np.array([_chebyshev_values(2 * lam - 1, n_moments).mean(axis=1)
+                       for lam in eigenvalues])
+    after = np.array([_chebyshev_values(2 * lam / s - 1, n_moments).mean(axis=1)
+                      for lam, s in zip(eigenvalues, wider)])
+    converted = _rescaled_moments(before, 1.0 / wider)
+    np.testing.assert_allclose(converted, after, rtol=0, atol=1e-12)
+    # Rows with groups (S, G, K) convert the same way.
+    grouped = _rescaled_moments(np.stack([before, before], axis=1), 1.0 / wider)
+    np.testing.assert_array_equal(grouped[:, 0], grouped[:, 1])
+    np.testing.assert_allclose(grouped[:, 0], after, rtol=0, atol=1e-12)
