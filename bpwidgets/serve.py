@@ -1,48 +1,164 @@
-"""Serve the dashboard with Voila: ``python -m bpwidgets.serve [--port 8866] [--class]``.
+"""Serve the dashboard with Voila: ``python -m bpwidgets.serve [--ip --port --base-url --class]``.
 
-Voila runs on 127.0.0.1 from the repository root, so it reads the repository's
-``voila.json`` (sources stripped, no tracebacks on the page) and serves
-``notebooks/dashboard.ipynb``. ``--class`` adds the settings of
-``voila-class.json`` for a lecture hall: idle kernels are culled (see the
-README, "Serving a class", for preheated kernels and why they are off).
+Voila runs from the repository root, so it reads the repository's ``voila.json``
+(sources stripped, no tracebacks on the page, the forwarded headers passed to
+the kernel) and serves ``notebooks/dashboard.ipynb``. ``--class`` adds the
+settings of ``voila-class.json`` for a lecture hall: a pool of preheated kernels,
+a cap on the number of kernels, culling of unwatched kernels, and the limits of
+one visitor's request (the ``BpwidgetsLimits`` section, handed to the kernels in
+the environment variable ``BPWIDGETS_LIMITS``). The README's "Serving a class"
+explains the choices.
+
+The settings rank, from low to high: this module's defaults (``SERVER_DEFAULTS``),
+``voila.json``, ``voila-class.json``, the command line. Options other than the
+launcher's own, such as ``--MappingKernelManager.cull_idle_timeout=120``, go to Voila.
+
+The kernel imports this module too (:func:`request_query`), so Voila and the
+server's classes (``bpwidgets.serving``) are imported only when serving.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
 __all__ = [
-    "CLASS_CONFIG", "DEFAULT_PORT", "NOTEBOOK", "ROOT", "class_config", "main", "request_query",
-    "voila_arguments",
+    "CLASS_CONFIG", "DEFAULT_IP", "DEFAULT_PORT", "LIMITS_SECTION", "LIMITS_VARIABLE",
+    "LIMIT_KEYS", "NOTEBOOK", "ROOT", "SERVER_DEFAULTS", "class_config", "class_settings", "main",
+    "normalize_base_url", "port_in_use", "request_query", "voila_arguments",
 ]
 
 #: Voila's own default port.
 DEFAULT_PORT = 8866
+#: Only this machine can reach the server unless told otherwise (``--ip 0.0.0.0``).
+DEFAULT_IP = "127.0.0.1"
 #: Repository root: Voila reads ``voila.json`` from its working directory.
 ROOT = Path(__file__).resolve().parent.parent
 #: The thin notebook that builds and displays the dashboard.
 NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 #: Settings for serving a whole class, added by ``--class`` to those of ``voila.json``.
 CLASS_CONFIG = ROOT / "voila-class.json"
+#: The section of ``voila-class.json`` that is not Voila's: limits of one visitor's request.
+LIMITS_SECTION = "BpwidgetsLimits"
+#: The environment variable that hands those limits to the kernels (JSON).
+LIMITS_VARIABLE = "BPWIDGETS_LIMITS"
+#: Keys of :data:`LIMITS_SECTION` -> keys of the JSON in :data:`LIMITS_VARIABLE`.
+LIMIT_KEYS = {"max_size": "size", "max_seeds": "seeds", "max_pins": "pins"}
+#: Culling when serving one user (``make app``): a kernel whose page is gone (closed
+#: without notice, or fetched by a program that never opened a connection) is shut
+#: down after 15 minutes; an open tab is never culled.
+SERVER_DEFAULTS = {
+    "MappingKernelManager": {
+        "cull_idle_timeout": 900,
+        "cull_interval": 60,
+        "cull_connected": False,
+        "cull_busy": False,
+    },
+}
+#: Addresses that mean "every interface": the kernels reach the server on the loopback.
+_WILDCARDS = {"", "0.0.0.0", "::"}
+
+
+def class_settings(path: Path = CLASS_CONFIG):
+    """The class settings, split into Voila's part and the request limits.
+
+    Parameters
+    ----------
+    path : Path
+        A JSON file of traitlets sections (``voila-class.json``), with an optional
+        :data:`LIMITS_SECTION` of positive integers ``max_size``, ``max_seeds``, ``max_pins``.
+
+    Returns
+    -------
+    voila_config : traitlets.config.Config
+        Every section but :data:`LIMITS_SECTION`.
+    limits : dict
+        ``{"size": ..., "seeds": ..., "pins": ...}`` (the keys present in the file), the
+        value of :data:`LIMITS_VARIABLE`.
+
+    Raises
+    ------
+    ValueError
+        On an unknown key in :data:`LIMITS_SECTION` or a value that is not a positive integer.
+    """
+    from traitlets.config import Config
+
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    section = raw.pop(LIMITS_SECTION, {})
+    unknown = sorted(set(section) - set(LIMIT_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: {LIMITS_SECTION} has no key(s) {unknown}; "
+                         f"known: {sorted(LIMIT_KEYS)}")
+    limits = {}
+    for key, name in LIMIT_KEYS.items():
+        if key not in section:
+            continue
+        value = section[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{path}: {LIMITS_SECTION}.{key} = {value!r} is not a positive "
+                             "integer")
+        limits[name] = value
+    return Config(raw), limits
 
 
 def class_config(path: Path = CLASS_CONFIG):
-    """The class settings as a traitlets ``Config`` (section -> trait -> value)."""
-    from traitlets.config import Config
-
-    return Config(json.loads(Path(path).read_text(encoding="utf-8")))
+    """Voila's part of the class settings as a traitlets ``Config`` (section -> trait -> value)."""
+    return class_settings(path)[0]
 
 
-def voila_arguments(port: int) -> list[str]:
-    """Command-line arguments for Voila serving the dashboard on 127.0.0.1:``port``."""
+def normalize_base_url(base_url: str) -> str:
+    """``bp``, ``/bp`` or ``/bp/`` -> ``/bp/``; empty -> ``/`` (Voila joins paths to it as is)."""
+    parts = [part for part in base_url.split("/") if part]
+    return "/" + "".join(part + "/" for part in parts)
+
+
+def port_in_use(ip: str, port: int) -> bool:
+    """True when something already listens on ``ip``:``port`` (a bind is refused).
+
+    The probe sets ``SO_REUSEADDR`` as Tornado does, so a port left in TIME_WAIT by
+    a server just stopped counts as free. Other bind errors (an address this
+    machine does not have, a privileged port) raise ``OSError``.
+    """
+    infos = socket.getaddrinfo(ip or None, port, type=socket.SOCK_STREAM,
+                               flags=socket.AI_PASSIVE)
+    for family, kind, protocol, _, address in infos:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return True
+                raise
+    return False
+
+
+def _url_host(ip: str) -> str:
+    """``ip`` as it goes into a URL (an IPv6 address in brackets; a wildcard -> the loopback)."""
+    if ip in _WILDCARDS or ip == "localhost":
+        return "[::1]" if ip == "::" else "127.0.0.1"
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def voila_arguments(port: int, *, ip: str = DEFAULT_IP, base_url: str = "/") -> list[str]:
+    """Command-line arguments for Voila serving the dashboard on ``ip``:``port``/``base_url``.
+
+    ``port_retries=0``: Voila would otherwise move to another port silently when this
+    one is taken, and the address printed would be wrong.
+    """
     return [
         str(NOTEBOOK.relative_to(ROOT)),
         f"--port={port}",
-        "--Voila.ip=127.0.0.1",
+        f"--Voila.ip={ip}",
+        f"--Voila.base_url={normalize_base_url(base_url)}",
+        "--Voila.port_retries=0",
         "--no-browser",
     ]
 
@@ -62,28 +178,76 @@ def request_query(environ=None) -> str:
     return environ.get("QUERY_STRING", "")
 
 
-def main(argv=None) -> int:
-    """Parse the options, print the URL and run Voila until interrupted."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bpwidgets.serve",
-        description="Serve the bpwidgets dashboard with Voila on 127.0.0.1.",
+        description="Serve the bpwidgets dashboard with Voila. Other options of the form "
+                    "--Class.trait=value go to Voila.",
     )
+    parser.add_argument("--ip", default=DEFAULT_IP,
+                        help=f"address to listen on (default {DEFAULT_IP}; 0.0.0.0: every "
+                             "interface)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to listen on (default {DEFAULT_PORT})")
+                        help=f"port to listen on (default {DEFAULT_PORT}); the server stops if "
+                             "it is taken")
+    parser.add_argument("--base-url", default="/",
+                        help="path the dashboard is served under, e.g. /bp/ behind a reverse "
+                             "proxy (default /)")
     parser.add_argument("--class", dest="lecture", action="store_true",
                         help=f"serve a class: add the settings of {CLASS_CONFIG.name} "
-                             "(idle kernels culled)")
-    options = parser.parse_args(argv)
+                             "(preheated kernels, a cap, culling, request limits)")
+    parser.add_argument("--max-kernels", type=int, default=None, metavar="N",
+                        help=f"most kernels at once, the pool included; past it a visitor gets "
+                             f"'server full' (default: {CLASS_CONFIG.name}'s value with "
+                             "--class, no cap otherwise; 0: no cap)")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Parse the options, check the port, print the URL and run Voila until interrupted."""
+    parser = _parser()
+    options, extra = parser.parse_known_args(argv)
+    stray = [arg for arg in extra if not (arg.startswith("--") and "." in arg.split("=")[0])]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if options.max_kernels is not None and options.max_kernels < 0:
+        parser.error("--max-kernels must be 0 (no cap) or more")
     if not NOTEBOOK.is_file():
         parser.error(f"{NOTEBOOK} not found: run from a checkout of the repository")
+    try:
+        taken = port_in_use(options.ip, options.port)
+    except OSError as error:
+        parser.exit(1, f"{parser.prog}: error: cannot listen on {options.ip} port "
+                       f"{options.port}: {error.strerror}\n")
+    if taken:
+        parser.exit(1, f"{parser.prog}: error: port {options.port} on {options.ip} is already "
+                       "in use: stop the other server or choose another --port\n")
 
-    from voila.app import Voila
+    from traitlets.config import Config
+
+    from .serving import CappedKernelManager, ServingVoila
+
+    defaults = Config(SERVER_DEFAULTS)
+    defaults.VoilaConfiguration.multi_kernel_manager_class = CappedKernelManager
+    overrides = Config()
+    if options.lecture:
+        overrides, limits = class_settings()
+        if limits:
+            # Kernels inherit the server's environment (pool kernels included).
+            os.environ[LIMITS_VARIABLE] = json.dumps(limits)
+    arguments = voila_arguments(options.port, ip=options.ip, base_url=options.base_url)
+    if options.max_kernels is not None:
+        arguments.append(f"--CappedKernelManager.max_kernels={options.max_kernels}")
+    # A preheated kernel asks the server for its page request over a websocket on this
+    # address (voila.utils.wait_for_request); 127.0.0.1 would miss a server bound elsewhere.
+    os.environ["VOILA_APP_IP"] = _url_host(options.ip)
 
     os.chdir(ROOT)
-    print(f"bpwidgets dashboard: http://127.0.0.1:{options.port}/", flush=True)
-    # Settings passed here rank below voila.json and the command line, and merge with them.
-    settings = {"config": class_config()} if options.lecture else {}
-    Voila.launch_instance(argv=voila_arguments(options.port), **settings)
+    base_url = normalize_base_url(options.base_url)
+    where = " (listening on every interface of this machine)" if options.ip in _WILDCARDS else ""
+    print(f"bpwidgets dashboard: http://{_url_host(options.ip)}:{options.port}{base_url}{where}",
+          flush=True)
+    ServingVoila.launch_instance(argv=arguments + extra, config=defaults, overrides=overrides)
     return 0
 
 

@@ -50,7 +50,6 @@ from bpwidgets.session.schema import Parameters
 from bpwidgets.serve import request_query
 from bpwidgets.session.share import page_url, parse_query, state_query
 from bpwidgets.views.plotdata import PIN_COLORS, result_summary
-from bpwidgets.serve import CLASS_CONFIG, ROOT, class_config
 
 #: Smallest font the issue allows on the axes in projector mode (px).
 MIN_PROJECTOR_PX = 18
@@ -518,31 +517,6 @@ def test_prepare_runs_on_a_thread_of_its_own_and_ignores_presses_meanwhile(monke
     assert not button.disabled and dashboard.lecture.downloads.value.endswith("done</div>")
     assert len(calls) == 1
     dashboard.close()
-
-
-# -- serving a class ---------------------------------------------------------------------------
-
-
-def test_class_settings_cull_idle_kernels_and_are_known_to_voila():
-    voila_configuration = pytest.importorskip("voila.configuration")
-    kernel_manager = pytest.importorskip("jupyter_server.services.kernels.kernelmanager")
-    config = class_config()
-    culling = config.MappingKernelManager
-    assert culling.cull_idle_timeout > 0 and culling.cull_interval > 0
-    # An open tab is a student still looking: only kernels without a page are culled.
-    assert culling.cull_connected is False
-    known = {
-        "VoilaConfiguration": voila_configuration.VoilaConfiguration.class_trait_names(
-            config=True),
-        "MappingKernelManager": kernel_manager.AsyncMappingKernelManager.class_trait_names(
-            config=True),
-    }
-    raw = json.loads(CLASS_CONFIG.read_text())
-    for section, values in raw.items():
-        assert set(values) <= set(known[section]), section
-    # The single-user settings stay in voila.json; the class file does not override them.
-    single = json.loads((ROOT / "voila.json").read_text())
-    assert not set(raw.get("VoilaConfiguration", {})) & set(single["VoilaConfiguration"])
 
 
 def test_files_prepared_while_pins_change_are_not_offered(small_dashboard, monkeypatch):

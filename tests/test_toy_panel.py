@@ -186,7 +186,10 @@ def test_the_dashboard_has_the_toy_model_as_its_second_tab():
     dashboard = Dashboard(size=10, delta=0.1, n_seeds=1, background=False)
     try:
         assert dashboard.tabs.titles == ("Spring networks", "Toy model: 9 nodes")
-        toy = dashboard.tabs.children[1]
+        tab = dashboard.tabs.children[1]
+        assert tab.children == ()  # built when opened, not with the first page
+        dashboard.tabs.selected_index = 1
+        (toy,) = tab.children
         assert toy is dashboard.toy_model and isinstance(toy, ToyModel)
         toy.add_spring(*TOY_ADDED)
         np.testing.assert_allclose(toy.response.new_poles, [2.0, np.sqrt(7.0)], atol=1e-9)

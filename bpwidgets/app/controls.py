@@ -2,7 +2,9 @@
 
 Every slider, toggle and text box is made from its
 :class:`~bpwidgets.session.schema.Field`: range, step, default, label and
-choices are written once, in :data:`~bpwidgets.session.schema.FIELDS`.
+choices are written once, in :data:`~bpwidgets.session.schema.FIELDS`. On a
+server with visitor limits (:mod:`bpwidgets.session.visitor`) the grid and
+seeds sliders end at the limits, and the pin button says when the pins are full.
 """
 
 from __future__ import annotations
@@ -17,18 +19,41 @@ from ipywidgets import (
     ToggleButtons,
     VBox,
 )
+from traitlets import TraitError, validate
 
 from ..session.schema import FIELDS, Parameters, field_of
+from ..session.visitor import VisitorLimits
 
-__all__ = ["CONTINUOUS_MAX_SIZE", "Controls"]
+__all__ = ["CONTINUOUS_MAX_SIZE", "Controls", "LimitedIntSlider"]
 
 #: Largest grid on which the delta slider reports values while being dragged.
 #: Above it a computation takes longer than a drag step, so only the release counts.
 CONTINUOUS_MAX_SIZE = 100
 _STYLE = {"description_width": "10em"}
+_PIN_TOOLTIP = "keep the current curves and histogram as a reference"
 
 
-def _control(field, value):
+class LimitedIntSlider(IntSlider):
+    """An integer slider that ends at a visitor limit: a value past it is refused.
+
+    An ordinary slider clamps a value set past its end; this one raises
+    ``TraitError`` with the limit's message (``refusal(value)``, None when
+    allowed), so a script that asks for more learns why it did not get it.
+    """
+
+    def __init__(self, *, refusal, **options):
+        self.refusal = refusal
+        super().__init__(**options)
+
+    @validate("value")
+    def _validate_value(self, proposal):
+        message = self.refusal(proposal["value"])
+        if message is not None:
+            raise TraitError(message)
+        return super()._validate_value(proposal)
+
+
+def _control(field, value, limits):
     """The widget of one field: a toggle for a choice, a slider or a box for a number."""
     common = dict(value=value, description=field.label, style=_STYLE)
     if field.control == "toggle":
@@ -37,17 +62,27 @@ def _control(field, value):
             tooltips=[choice.tooltip for choice in field.choices],
             **{**common, "style": {**_STYLE, "button_width": "auto"}},
         )
-    bounds = dict(min=field.low, max=field.high, step=field.step)
+    bounds = dict(min=field.low, max=limits.high(field.name), step=field.step)
     if field.control == "box":
         return BoundedIntText(**common, **bounds, layout=Layout(width="auto"))
     wide = Layout(width="100%")  # of the controls' column (app/layout.py)
     if field.kind is float:
         return FloatSlider(**common, **bounds, readout_format=".2f", layout=wide)
+    if limits.high(field.name) < field.high:
+        return LimitedIntSlider(refusal=lambda asked: limits.refusal(field.name, asked),
+                                **common, **bounds, continuous_update=False, layout=wide)
     return IntSlider(**common, **bounds, continuous_update=False, layout=wide)
 
 
 class Controls(VBox):
     """The model's parameters, labelled in the physics' own words, and the pin buttons.
+
+    Parameters
+    ----------
+    parameters : Parameters
+        The values shown first (within ``limits``).
+    limits : VisitorLimits
+        Where the grid and seeds sliders end, and how many pins the pin button allows.
 
     Attributes
     ----------
@@ -55,18 +90,19 @@ class Controls(VBox):
         The parameter widgets (one per schema field); their ``value`` make up a
         :class:`~bpwidgets.session.schema.Parameters`.
     new_networks, pin, clear_pins : ipywidgets.Button
+    limits : VisitorLimits
     showing : bool
         True while :meth:`show` sets the widgets.
     """
 
-    def __init__(self, parameters: Parameters):
+    def __init__(self, parameters: Parameters, limits: VisitorLimits = VisitorLimits()):
         self.showing = False
+        self.limits = limits
         for field in FIELDS:
-            setattr(self, field.name, _control(field, getattr(parameters, field.name)))
+            setattr(self, field.name, _control(field, getattr(parameters, field.name), limits))
         self.new_networks = Button(description="new networks", icon="refresh",
                                    tooltip="draw new random networks (next seeds)")
-        self.pin = Button(description="pin", icon="thumb-tack",
-                          tooltip="keep the current curves and histogram as a reference")
+        self.pin = Button(description="pin", icon="thumb-tack", tooltip=_PIN_TOOLTIP)
         self.clear_pins = Button(description="clear pins", icon="times")
         rows = [HBox([self.first_seed, self.new_networks]), HBox([self.pin, self.clear_pins])]
         for row in rows:
@@ -79,6 +115,7 @@ class Controls(VBox):
         self.size.observe(self._continuous_below_limit, "value")
         self.new_networks.on_click(self._shift_seeds)
         self._continuous_below_limit()
+        self.show_pins(0)
 
     @property
     def widgets(self) -> dict:
@@ -104,6 +141,14 @@ class Controls(VBox):
                 widget.value = getattr(parameters, name)
         finally:
             self.showing = False
+
+    def show_pins(self, count: int):
+        """Enable the pin button, or disable it saying the pins are full (visitor limits)."""
+        full = self.limits.pins_full(count)
+        self.pin.disabled = full
+        self.pin.description = f"pins full ({self.limits.pins})" if full else "pin"
+        self.pin.tooltip = (f"{self.limits.message('pins')}; clear them to pin again" if full
+                            else _PIN_TOOLTIP)
 
     def _continuous_below_limit(self, change=None):
         self.delta.continuous_update = self.size.value <= CONTINUOUS_MAX_SIZE

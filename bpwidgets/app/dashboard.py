@@ -18,6 +18,7 @@ from ipywidgets import HTML, Tab, VBox
 from ..session import Listener, Parameters, Session
 from ..serve import request_query
 from ..session.share import page_link, page_url, parse_query, state_query
+from ..session.visitor import VisitorLimits
 from ..views.plotdata import network_view, snapshot_summary
 from .controls import Controls
 from .export import export_files, prepare_shown
@@ -26,9 +27,12 @@ from .lecture import LectureTools
 from .panelbase import hold
 from .panels import CoordinationPanel, DOSPanel, NetworkPanel
 from .style import status_html
-from .toy_panel import ToyModel
+from .toy_panel import ToyTab
 
 __all__ = ["Dashboard"]
+
+#: Index of the toy model's tab, built when first selected.
+_TOY_TAB = 1
 
 
 class Dashboard(VBox, Listener):
@@ -44,8 +48,16 @@ class Dashboard(VBox, Listener):
     background : bool
         True (default): compute on a worker thread, latest request wins.
         False: compute synchronously inside every callback (tests, scripts).
+    limits : VisitorLimits, optional
+        What a visitor may ask for; default: the server's ``BPWIDGETS_LIMITS``
+        (:mod:`~bpwidgets.session.visitor`), none when it is unset.
     **parameters
         Initial parameters (:class:`~bpwidgets.session.schema.Parameters` fields).
+
+    Raises
+    ------
+    ValueError
+        For a parameter outside its range, or past a visitor limit (naming it).
 
     Attributes
     ----------
@@ -57,6 +69,9 @@ class Dashboard(VBox, Listener):
     summary : ipywidgets.HTML
         One-sentence text summary of the result (an ARIA live region).
     network_panel, dos_panel, coordination_panel
+    toy_model : ToyModel
+        The second tab, built when the tab is first opened (or asked for).
+    limits : VisitorLimits
     status : ipywidgets.HTML
         Plain-language status: the result shown, "computing ...", or an error.
 
@@ -68,23 +83,26 @@ class Dashboard(VBox, Listener):
     20
     """
 
-    def __init__(self, *, projector=False, page=None, background=True, **parameters):
-        self.controls = Controls(Parameters(**parameters).checked())
+    def __init__(self, *, projector=False, page=None, background=True, limits=None,
+                 **parameters):
+        self.limits = VisitorLimits.from_environ() if limits is None else limits
+        asked = self.limits.check(Parameters(**parameters).checked(), names=parameters)
+        self.controls = Controls(self.limits.hold(asked)[0], self.limits)  # defaults held too
         self.lecture = LectureTools()
         self.summary = HTML(_dom_classes=["bp-summary"])
         self.status = HTML(_dom_classes=["bp-status"])
         self.network_panel, self.dos_panel = NetworkPanel(), DOSPanel()
         self.coordination_panel = CoordinationPanel()
-        self.toy_model = ToyModel()
+        self.toy_tab = ToyTab()  # built when opened: a quarter of the page's widgets
         self.view = None
         self._page = page_url() if page is None else page
         self._syncing_selection, self._background = False, background
         self.session = Session(self.controls.parameters, listener=self, background=background,
-                               reduce=self.lecture.reduce)
+                               reduce=self.lecture.reduce, limits=self.limits)
         # A grid that fits the window, the network below where it is narrow (app/layout.py).
         columns = networks_page([self.controls, self.status, self.summary, self.lecture],
                                 self.dos_panel, self.coordination_panel, self.network_panel)
-        self.tabs = Tab([columns, self.toy_model], titles=("Spring networks", "Toy model: 9 nodes"))
+        self.tabs = Tab([columns, self.toy_tab], titles=("Spring networks", "Toy model: 9 nodes"))
         super().__init__([page_title(), stylesheet(), self.tabs])
         self.add_class("bp-dashboard")
         self._wire()
@@ -98,8 +116,8 @@ class Dashboard(VBox, Listener):
     def from_query(cls, query=None, **options):
         """The dashboard in the state a URL query asks for (Voila's page request by default).
 
-        Refused values fall back to their defaults and are listed above the lecture
-        controls; the page always opens.
+        Refused values fall back to their defaults and values past the visitor limits
+        to the limits; both are listed above the lecture controls. The page always opens.
 
         Examples
         --------
@@ -112,7 +130,8 @@ class Dashboard(VBox, Listener):
         if query is None:
             query = request_query()
             options.setdefault("page", page_url())
-        parameters, projector, messages = parse_query(query)
+        limits = options["limits"] = options.get("limits") or VisitorLimits.from_environ()
+        parameters, projector, messages = parse_query(query, limits=limits)
         dashboard = cls(projector=projector, **options, **vars(parameters))
         dashboard.lecture.show_notice(messages)
         return dashboard
@@ -123,6 +142,7 @@ class Dashboard(VBox, Listener):
     pins = property(lambda self: self.session.pins, doc="The pinned references.")
     projector = property(lambda self: self.lecture.projector.value, doc="Projector mode.")
     window = property(lambda self: self.dos_panel.window, doc="The brushed omega window.")
+    toy_model = property(lambda self: self.toy_tab.model, doc="The toy model (built on demand).")
 
     @property
     def highlighted_nodes(self):
@@ -176,6 +196,8 @@ class Dashboard(VBox, Listener):
             lambda change: change["new"] or self._guarded(self.session.refresh), "playing")
         self.lecture.projector.observe(
             lambda change: self._guarded(lambda: self._projector(change["new"])), "value")
+        self.tabs.observe(lambda change: change["new"] == _TOY_TAB and self.toy_tab.model,
+                          "selected_index")
         self.lecture.prepare_export.on_click(  # off the kernel's main thread, button disabled
             lambda _: self.lecture.prepare(lambda progress: prepare_shown(self, progress),
                                            background=self._background))
@@ -208,7 +230,7 @@ class Dashboard(VBox, Listener):
             for panel in (self.network_panel, self.dos_panel, self.coordination_panel):
                 with hold(panel):
                     panel.set_projector(on)
-            self.toy_model.set_projector(on)
+            self.toy_tab.set_projector(on)
         (self.add_class if on else self.remove_class)("bp-projector")
         self._update_link()
 
@@ -241,6 +263,7 @@ class Dashboard(VBox, Listener):
     def pins_changed(self, pins):
         with hold(self.dos_panel):
             self.dos_panel.show_pins([(pin.label, pin.omega, pin.mean) for pin in pins])
+        self.controls.show_pins(len(pins))
         if self.snapshot is not None:
             self._draw_histograms()
 

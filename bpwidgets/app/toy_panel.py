@@ -7,7 +7,8 @@ spring between them, or to remove it if it is there; the two node lists with
 :mod:`bpwidgets.views.toyplot`; the figures are built once and every change only
 reassigns data inside ``hold_sync``. Shown on its own the figures keep a fixed
 size; in the dashboard the page's style sheet sizes them to the window
-(``layout.py``).
+(``layout.py``). :class:`ToyTab` is the dashboard's tab, which builds the model
+the first time it is asked for.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..views.toyplot import (
 )
 from .style import FIGURE_OPTIONS, held, status_html
 
-__all__ = ["EPS_RANGE", "ToyModel"]
+__all__ = ["EPS_RANGE", "ToyModel", "ToyTab"]
 
 #: Range of the broadening slider, as powers of ten: sharp poles to smeared ones.
 EPS_RANGE = (-3.0, -0.5)
@@ -359,6 +360,52 @@ class ToyModel(Projectable, VBox):
 
     def _set_status(self, text, *, kind):
         self.status.value = status_html(text, kind, "bp-toy-status")
+
+
+class ToyTab(VBox):
+    """The dashboard's toy-model tab: empty until the model is first asked for.
+
+    The model is a quarter of the page's widgets and nobody sees it before opening
+    the tab, so the first page is sent without it; the dashboard asks for
+    :attr:`model` when the tab is selected.
+
+    Examples
+    --------
+    >>> tab = ToyTab()
+    >>> tab.built, len(tab.children)
+    (False, 0)
+    >>> tab.set_projector(True)
+    >>> tab.model.network_figure.title_style["font-size"] == f"{PROJECTOR_TEXT_PX}px"
+    True
+    >>> tab.built, tab.children == (tab.model,)
+    (True, True)
+    """
+
+    def __init__(self):
+        super().__init__([])
+        self.add_class("bp-toy-tab")
+        self._model = None
+        self._projector = False
+
+    @property
+    def built(self) -> bool:
+        """Whether the model has been built."""
+        return self._model is not None
+
+    @property
+    def model(self) -> ToyModel:
+        """The toy model, built (in the tab's current projector mode) on first access."""
+        if self._model is None:
+            self._model = ToyModel()
+            self._model.set_projector(self._projector)
+            self.children = (self._model,)
+        return self._model
+
+    def set_projector(self, on: bool):
+        """Projector look for the model, now if it is built, else when it is."""
+        self._projector = bool(on)
+        if self._model is not None:
+            self._model.set_projector(on)
 
 
 def _verticals(positions, top):

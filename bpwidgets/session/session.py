@@ -19,6 +19,7 @@ import numpy as np
 from .pipeline import Request, Snapshot, compute, compute_stages
 from .presets import PRESETS
 from .schema import Parameters, short_name
+from .visitor import LimitError, VisitorLimits
 from .worker import LatestWorker
 
 __all__ = ["Listener", "Pin", "Session", "Status"]
@@ -111,11 +112,17 @@ class Session:
     reduce : callable, optional
         ``reduce(parameters) -> parameters`` applied to every request (e.g. a
         smaller grid while a sweep plays); identity by default.
+    limits : VisitorLimits, optional
+        What a visitor may ask for; default: the server's
+        (:meth:`VisitorLimits.from_environ`). Parameters past them raise
+        :class:`~bpwidgets.session.visitor.LimitError`; the defaults and a
+        preset are brought down to them.
 
     Attributes
     ----------
     parameters : Parameters
         What the user asked for.
+    limits : VisitorLimits
     window : tuple or None
         The brushed omega window.
     snapshot : Snapshot or None
@@ -139,8 +146,10 @@ class Session:
     """
 
     def __init__(self, parameters: Parameters | None = None, *, listener: Listener | None = None,
-                 background: bool = True, reduce=None):
-        self.parameters = Parameters() if parameters is None else parameters
+                 background: bool = True, reduce=None, limits: VisitorLimits | None = None):
+        self.limits = VisitorLimits.from_environ() if limits is None else limits
+        self.parameters = (self.limits.hold(Parameters())[0] if parameters is None
+                           else self.limits.check(parameters))
         self.window = None
         self.snapshot = None
         self.pins = ()
@@ -164,8 +173,14 @@ class Session:
         return Request(self._reduce(self.parameters), self.window)
 
     def update(self, **changes):
-        """Change parameters (``update(delta=0.2)``) and compute the new result."""
-        self._set_parameters(replace(self.parameters, **changes))
+        """Change parameters (``update(delta=0.2)``) and compute the new result.
+
+        Raises
+        ------
+        LimitError
+            For a value past the visitor limits; nothing changes.
+        """
+        self._set_parameters(self.limits.check(replace(self.parameters, **changes)))
         self.refresh()
 
     def brush(self, window):
@@ -181,8 +196,15 @@ class Session:
         self._worker.submit(lambda: compute_stages(request, self.snapshot), self._deliver)
 
     def apply_preset(self, name: str):
-        """Take a preset's parameters and pin its references (one computation)."""
+        """Take a preset's parameters and pin its references (one computation).
+
+        Under visitor limits the preset's grid and seeds are brought down to them,
+        and it pins at most as many references as they allow.
+        """
         preset = PRESETS[name]
+        parameters, _ = self.limits.hold(preset.parameters)
+        pinned = preset.pinned if self.limits.pins is None else preset.pinned[:self.limits.pins]
+        preset = replace(preset, parameters=parameters, pinned=pinned)
         self._set_parameters(preset.parameters)
         request = self.request()
         self._worker.submit(lambda: _preset_stages(preset, request), self._deliver)
@@ -198,8 +220,16 @@ class Session:
     # -- what is shown besides the result ---------------------------------------------------
 
     def pin(self):
-        """Pin the current result as a reference."""
+        """Pin the current result as a reference.
+
+        Raises
+        ------
+        LimitError
+            When as many are pinned as the visitor limits allow.
+        """
         with self.lock:
+            if self.limits.pins_full(len(self.pins)):
+                raise LimitError(f"{self.limits.message('pins')}; clear them to pin again.")
             if self.snapshot is not None and self.snapshot.dos is not None:
                 self._set_pins(self.pins + (Pin.of(self.snapshot),))
 
@@ -224,14 +254,24 @@ class Session:
         return np.flatnonzero(chosen)
 
     def show_error(self, error: BaseException, *, logged=False):
-        """Show ``error`` on the status line; log it with its traceback unless ``logged``."""
-        if not logged:
-            _log.error("bpwidgets: %s", error, exc_info=error)
-        if isinstance(error, ValueError):
-            message = f"Cannot build this network: {error}"
+        """Show ``error`` on the status line; log it with its traceback unless ``logged``.
+
+        A :class:`~bpwidgets.session.visitor.LimitError` is a visitor asking for
+        more than the server allows, not a fault: one line in the log, and its own
+        sentence on the page.
+        """
+        if isinstance(error, LimitError):
+            if not logged:
+                _log.info("bpwidgets: %s", error)
+            message = str(error)
         else:
-            message = (f"Something went wrong ({type(error).__name__}: {error}); "
-                       "the details are in the server's log")
+            if not logged:
+                _log.error("bpwidgets: %s", error, exc_info=error)
+            if isinstance(error, ValueError):
+                message = f"Cannot build this network: {error}"
+            else:
+                message = (f"Something went wrong ({type(error).__name__}: {error}); "
+                           "the details are in the server's log")
         with self.lock:
             self._set_status("error", message)
 

@@ -3,18 +3,22 @@
 ``?delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10`` opens the
 dashboard in that state. :func:`parse_query` never raises: a bad value is
 replaced by its default and explained in a message, so a mistyped link still
-opens a working page. :func:`state_query` writes the query back, and
-:func:`page_link` joins it to the page's address as Voila reports it to the
-kernel (environment variables set per request, see ``voila/handler.py``).
+opens a working page; a value past the server's visitor limits
+(:mod:`~bpwidgets.session.visitor`) opens it at the limit and says so.
+:func:`state_query` writes the query back, and :func:`page_link` joins it to
+the page's address as Voila reports it to the kernel (environment variables set
+per request, see ``voila/handler.py``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .schema import FIELDS, Parameters
+from .visitor import VisitorLimits
 
 __all__ = ["page_link", "page_url", "parse_query", "state_query"]
 
@@ -23,9 +27,13 @@ _BY_KEY = {f.key: f for f in FIELDS}
 #: Query keys that Voila itself reads (template and theme overrides): not ours, not errors.
 _VOILA_KEYS = ("template", "theme", "voila-template", "voila-theme", "token")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+#: Accepted forms of the forwarded headers: a scheme, a host[:port], a path prefix.
+_FORWARDED_FORMS = {"PROTO": r"https?", "HOST": r"[\w.\-]+(:\d+)?|\[[0-9a-f:.]+\](:\d+)?",
+                    "PREFIX": r"(/[\w.~%!$&'()*+,;=:@\-]+)+/?"}
 
 
-def parse_query(query: str, defaults: Parameters = Parameters()):
+def parse_query(query: str, defaults: Parameters = Parameters(),
+                limits: VisitorLimits = VisitorLimits()):
     """Parameters and options from a URL query string; bad values fall back to defaults.
 
     Parameters
@@ -34,6 +42,9 @@ def parse_query(query: str, defaults: Parameters = Parameters()):
         The query, with or without its leading ``?``.
     defaults : Parameters
         Used for every key absent or refused.
+    limits : VisitorLimits
+        What a visitor may ask of this server: a value past a limit is brought
+        down to it, with a message; defaults past it are brought down silently.
 
     Returns
     -------
@@ -53,6 +64,9 @@ def parse_query(query: str, defaults: Parameters = Parameters()):
     (0.3, 3)
     >>> messages
     ['delta=big is not a number from 0.0 to 0.5 in steps of 0.01: using 0.3']
+    >>> parameters, _, messages = parse_query("size=300", limits=VisitorLimits(size=200))
+    >>> parameters.size, messages
+    (200, ['This server allows at most L = 200; showing L = 200.'])
     """
     values = {}
     projector = False
@@ -74,7 +88,8 @@ def parse_query(query: str, defaults: Parameters = Parameters()):
                 messages.append(f"projector={text} is not 1 or 0: projector mode off")
         elif key not in _VOILA_KEYS:
             messages.append(f"unknown parameter {key!r} ignored")
-    return replace(defaults, **values), projector, messages
+    parameters, held = limits.hold(replace(defaults, **values), asked=values)
+    return parameters, projector, messages + held
 
 
 def _number(text):
@@ -108,19 +123,37 @@ def page_url(environ=None) -> str:
 
     Voila sets ``VOILA_REQUEST_URL`` (the full URL) for a kernel it starts for a
     request; a preheated kernel gets ``SERVER_NAME``, ``SERVER_PORT`` and
-    ``SCRIPT_NAME`` once the request arrives. Outside Voila this is ``""`` and
-    links are relative to the page.
+    ``SCRIPT_NAME`` once the request arrives. Behind a reverse proxy the address
+    the browser used is the proxy's: the ``X-Forwarded-Proto``, ``-Host`` and
+    ``-Prefix`` headers, which Voila passes as ``HTTP_X_FORWARDED_*`` (listed in
+    ``voila.json``, ``http_header_envs``), take precedence. Outside Voila this is
+    ``""`` and links are relative to the page.
     """
     environ = os.environ if environ is None else environ
     full = environ.get("VOILA_REQUEST_URL", "")
     if full and environ.get("VOILA_PREHEAT", "False") == "False":
         scheme, netloc, path, _, _ = urlsplit(full)
-        return urlunsplit((scheme, netloc, path, "", ""))
-    path = environ.get("SCRIPT_NAME", "")
-    host, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
-    if not (path and host):
-        return ""
-    return f"http://{host}:{port}{path}" if port else f"http://{host}{path}"
+    else:
+        path = environ.get("SCRIPT_NAME", "")
+        host, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
+        if not (path and host):
+            return ""
+        scheme, netloc = "http", f"{host}:{port}" if port else host
+    scheme = _forwarded(environ, "PROTO").lower() or scheme
+    netloc = _forwarded(environ, "HOST") or netloc
+    prefix = _forwarded(environ, "PREFIX").rstrip("/")
+    if prefix and path != prefix and not path.startswith(prefix + "/"):
+        path = prefix + path  # the proxy removed its prefix before passing the request on
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def _forwarded(environ, name: str) -> str:
+    """The first ``X-Forwarded-<name>`` value (one per proxy) if well formed, else ``""``.
+
+    A malformed value (a client can send anything) is ignored rather than put in the link.
+    """
+    value = environ.get(f"HTTP_X_FORWARDED_{name}", "").split(",")[0].strip()
+    return value if re.fullmatch(_FORWARDED_FORMS[name], value, re.IGNORECASE) else ""
 
 
 def page_link(query: str, base: str = "") -> str:
