@@ -65,17 +65,24 @@ def wait_for_server(url: str, process, timeout: float):
     raise RuntimeError(f"Voila did not serve {url} within {timeout} s")
 
 
-def start_voila(port: int, log_path: Path, *, lecture: bool = False):
+def start_voila(port: int, log_path: Path, *, lecture: bool = False, cores: str | None = None,
+                env: dict | None = None):
     """Start ``python -m bpwidgets.serve`` in its own process group; return (process, url).
 
-    ``lecture=True`` serves with the class settings (``--class``).
+    ``lecture=True`` serves with the class settings (``--class``). ``cores``, a
+    ``taskset -c`` list such as ``"0"`` or ``"0,1"``, pins the server to those
+    cores (its kernels inherit them). ``env`` adds variables to the server's
+    environment, which its kernels inherit too.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
+    # taskset execs the server: the process (and its group) is the server itself.
+    pinned = ["taskset", "-c", cores] if cores else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "bpwidgets.serve", "--port", str(port)]
+        pinned + [sys.executable, "-m", "bpwidgets.serve", "--port", str(port)]
         + (["--class"] if lecture else []),
         cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: killpg stops Voila and its kernels
@@ -84,7 +91,7 @@ def start_voila(port: int, log_path: Path, *, lecture: bool = False):
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_server(url + "voila/static/voila.js", process, SERVER_START_TIMEOUT)
-    except Exception:
+    except BaseException:  # Ctrl-C while waiting too: leave no server behind
         stop_voila(process)
         raise
     return process, url
