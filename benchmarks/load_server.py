@@ -60,6 +60,7 @@ import resource
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -590,13 +591,21 @@ async def _run(options, sessions: int) -> dict:
     """One run: a fresh server, ``sessions`` driver sessions and the browsers; the figures."""
     from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
-    store = tempfile.mkdtemp(prefix="bpwidgets-load-store-") if options.store == "fresh" else None
+    fresh = options.store in ("fresh", "warm")
+    store = tempfile.mkdtemp(prefix="bpwidgets-load-store-") if fresh else None
     env = {"BPWIDGETS_STORE": store or "off"} if options.store != "keep" else None
+    if options.store == "warm":
+        # The lecturer's preparation (make class warms first): not part of the figures.
+        subprocess.run([sys.executable, "-m", "bpwidgets.warm", "--quiet", "--store", store],
+                       check=True)
+    pool = [] if options.pool is None else [
+        f"--VoilaConfiguration.default_pool_size={options.pool}"]
+    pool += options.serve_arg
     port = options.port or free_port()
     # Started on this thread: a Ctrl-C meanwhile cancels the run only once the server is
     # known (and so stopped) below.
     process, base = start_voila(port, SERVER_LOG, lecture=options.lecture,
-                                cores=options.server_cores, env=env)
+                                cores=options.server_cores, env=env, args=pool)
     _SERVERS.append(process)
     url = f"{base}?{options.query}" if options.query else base
     results = [new_result() for _ in range(sessions)]
@@ -749,7 +758,10 @@ def _row(options, figures) -> dict:
     return {
         "sessions": str(figures["sessions"]),
         "server cores": options.server_cores,
-        "settings": "class" if options.lecture else "voila.json",
+        "settings": ("class" if options.lecture else "voila.json")
+        + ("" if options.pool is None else f", pool {options.pool}")
+        + "".join(f", {arg.lstrip('-')}" for arg in options.serve_arg)
+        + f", store {options.store}",
         "succeeded": f"{succeeded} of {len(results)}",
         "server full": str(full),
         "failed": str(len(results) - succeeded - full),
@@ -838,9 +850,17 @@ def main(argv=None) -> int:
                         help=f"real headless browser sessions alongside (default {BROWSERS}; "
                              "0: none)")
     parser.add_argument("--query", default="", help="URL query of every page (default: none)")
-    parser.add_argument("--store", choices=("fresh", "off", "keep"), default="fresh",
+    parser.add_argument("--store", choices=("fresh", "warm", "off", "keep"), default="fresh",
                         help="per-network result store of the kernels: an empty one per run "
-                             "(default), none, or the usual one (BPWIDGETS_STORE unchanged)")
+                             "(default), a new one filled by python -m bpwidgets.warm before "
+                             "the server starts, none, or the usual one (BPWIDGETS_STORE "
+                             "unchanged)")
+    parser.add_argument("--serve-arg", action="append", default=[], metavar="OPTION",
+                        help="an option for the server, e.g. "
+                             "--serve-arg=--VoilaKernelManager.fill_delay=600 (repeatable)")
+    parser.add_argument("--pool", type=int, default=None,
+                        help="preheated kernels of the class settings (default: "
+                             "voila-class.json's)")
     parser.add_argument("--page-timeout", type=float, default=PAGE_TIMEOUT,
                         help="seconds a page may take to be ready (default %(default)s)")
     parser.add_argument("--move-timeout", type=float, default=MOVE_TIMEOUT,

@@ -66,13 +66,14 @@ def wait_for_server(url: str, process, timeout: float):
 
 
 def start_voila(port: int, log_path: Path, *, lecture: bool = False, cores: str | None = None,
-                env: dict | None = None):
+                env: dict | None = None, args=()):
     """Start ``python -m bpwidgets.serve`` in its own process group; return (process, url).
 
     ``lecture=True`` serves with the class settings (``--class``). ``cores``, a
     ``taskset -c`` list such as ``"0"`` or ``"0,1"``, pins the server to those
     cores (its kernels inherit them). ``env`` adds variables to the server's
-    environment, which its kernels inherit too.
+    environment, which its kernels inherit too. ``args`` go on the server's command
+    line (``--Class.trait=value`` options reach Voila).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
@@ -80,7 +81,7 @@ def start_voila(port: int, log_path: Path, *, lecture: bool = False, cores: str 
     pinned = ["taskset", "-c", cores] if cores else []
     process = subprocess.Popen(
         pinned + [sys.executable, "-m", "bpwidgets.serve", "--port", str(port)]
-        + (["--class"] if lecture else []),
+        + (["--class"] if lecture else []) + list(args),
         cwd=ROOT,
         env=None if env is None else {**os.environ, **env},
         stdout=log,
