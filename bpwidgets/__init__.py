@@ -3,7 +3,9 @@
 The compute core (no widgets): :func:`build_network` makes a frozen spring
 network, :func:`reduced_dos` its Debye-reduced vibrational density of states
 over random seeds, :func:`debye_level` its own Debye level, and
-:func:`local_dos` / :func:`toy_network` the paper's nine-node toy model. The
+:func:`local_dos` / :func:`toy_network` the paper's nine-node toy model, and
+:func:`jammed_packing` a jammed packing of soft disks, a real glass whose
+contact network the same functions take. The
 dashboard lives in :mod:`bpwidgets.app`; ``docs/architecture.md`` draws the layers.
 """
 
@@ -24,6 +26,7 @@ from .core.dos import (
     spectrum_bound,
     stored_spectra,
 )
+from .core.jamming import ContactNetwork, JammedPacking, jammed_packing
 from .core.modes import LocalSpectrum, NodeModes, local_spectrum, mode_weights, node_modes
 from .core.network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
 from .core.result import NetworkSpectrum, ReducedDOS
@@ -32,10 +35,12 @@ from .core.toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
 
 __all__ = [
     "CONNECTIONS",
+    "ContactNetwork",
     "CRYSTAL_DEBYE_LEVEL",
     "DOS_MOMENTS",
     "EXACT_MAX_NODES",
     "BosonPeak",
+    "JammedPacking",
     "LocalSpectrum",
     "NodeModes",
     "SPRINGS",
@@ -53,6 +58,7 @@ __all__ = [
     "crystal_reduced_dos",
     "debye_level",
     "exact_frequencies",
+    "jammed_packing",
     "local_dos",
     "local_spectrum",
     "mode_weights",

@@ -21,7 +21,10 @@ by :mod:`bpwidgets`. The modules, each importing only those before it:
 * :mod:`~bpwidgets.core.modes`: where the modes live (mode weights);
 * :mod:`~bpwidgets.core.toy`, :mod:`~bpwidgets.core.analysis`,
   :mod:`~bpwidgets.core.paper`: the toy model, the Boson-peak analysis and
-  the paper's numbers.
+  the paper's numbers;
+* :mod:`~bpwidgets.core.jamming`: jammed packings of soft disks, their
+  contact networks and Hessians (its :func:`jammed_packing`,
+  :class:`JammedPacking` and :class:`ContactNetwork` are also here).
 
 Examples
 --------
@@ -29,3 +32,7 @@ Examples
 >>> reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=2).per_seed.shape
 (2, 401)
 """
+
+from .jamming import ContactNetwork, JammedPacking, jammed_packing
+
+__all__ = ["ContactNetwork", "JammedPacking", "jammed_packing"]
