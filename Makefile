@@ -10,17 +10,25 @@ VPIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
+# Extra options for `make app` / `make class`, e.g. SERVE_ARGS="--ip 0.0.0.0 --base-url /bp/".
+SERVE_ARGS ?=
+# Options of `make sweep` (python -m bpwidgets.sweep --help lists them).
+SWEEP_ARGS ?= --delta 0:0.45:0.025 --size 60 --connection nearest cutoff --spring inverse constant --seeds 10 --out sweep.nc
 
-.PHONY: help venv app class chromium test bench load-class clean
+.PHONY: help venv app class warm chromium test bench load-class load-server sweep clean
 
 help:
 	@echo "make venv      create $(VENV) and install bpwidgets with its [test] extra"
-	@echo "make app       serve the dashboard with Voila on 127.0.0.1"
-	@echo "make class     serve it for a class (idle kernels culled, voila-class.json)"
+	@echo "make app       serve the dashboard with Voila on 127.0.0.1:8866 (SERVE_ARGS='...' for options)"
+	@echo "make class     serve it for a class: voila-class.json (preheated kernels, a cap,"
+	@echo "               culling of unwatched kernels, visitor limits)"
+	@echo "make warm      fill the result store with every slider position and preset of a lecture"
 	@echo "make chromium  install Debian's chromium (for browser tests) if missing"
 	@echo "make test      run the test suite (PYTEST_ARGS='...' to pass options)"
 	@echo "make bench     run every benchmarks/bench_*.py"
+	@echo "make sweep     the Boson peak over a grid of parameters, on Dask (SWEEP_ARGS='...')"
 	@echo "make load-class  30 simultaneous browser sessions against a local server"
+	@echo "make load-server the server alone under 10, 30, 100 protocol-level sessions"
 	@echo "make clean     remove $(VENV) and artifacts/"
 
 venv: $(STAMP)
@@ -33,13 +41,19 @@ $(STAMP): pyproject.toml | $(VPY)
 	touch $@
 
 app: venv
-	$(VPY) -m bpwidgets.serve
+	$(VPY) -m bpwidgets.serve $(SERVE_ARGS)
 
-class: venv
-	$(VPY) -m bpwidgets.serve --class
+class: venv warm
+	$(VPY) -m bpwidgets.serve --class $(SERVE_ARGS)
+
+warm: venv
+	$(VPY) -m bpwidgets.warm
 
 load-class: venv chromium
 	$(VPY) benchmarks/load_class.py
+
+load-server: venv chromium
+	$(VPY) benchmarks/load_server.py
 
 chromium:
 	@if [ -x $(CHROMIUM) ]; then \
@@ -70,6 +84,9 @@ bench: venv
 		echo "== $$f"; \
 		$(VPY) "$$f"; \
 	done
+
+sweep: venv
+	$(VPY) -m bpwidgets.sweep $(SWEEP_ARGS)
 
 clean:
 	rm -rf $(VENV) artifacts/

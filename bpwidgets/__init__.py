@@ -6,7 +6,8 @@ over random seeds, :func:`debye_level` its own Debye level, and
 :func:`local_dos` / :func:`toy_network` the paper's nine-node toy model, and
 :func:`jammed_packing` a jammed packing of soft disks, a real glass whose
 contact network the same functions take. The
-dashboard lives in :mod:`bpwidgets.app`; ``docs/architecture.md`` draws the layers.
+dashboard lives in :mod:`bpwidgets.app`, sweeps over a grid of parameters on Dask in
+:mod:`bpwidgets.sweep`; ``docs/architecture.md`` draws the layers.
 """
 
 from .core.analysis import (
@@ -21,6 +22,8 @@ from .core.dos import (
     EXACT_MAX_NODES,
     crystal_reduced_dos,
     exact_frequencies,
+    keep_network_spectrum,
+    network_spectrum,
     reduced_dos,
     reduced_dos_of,
     spectrum_bound,
@@ -35,11 +38,11 @@ from .core.toy import TOY_ADDED, TOY_REMOVED, local_dos, poles, toy_network
 
 __all__ = [
     "CONNECTIONS",
-    "ContactNetwork",
     "CRYSTAL_DEBYE_LEVEL",
     "DOS_MOMENTS",
     "EXACT_MAX_NODES",
     "BosonPeak",
+    "ContactNetwork",
     "JammedPacking",
     "LocalSpectrum",
     "NodeModes",
@@ -59,9 +62,11 @@ __all__ = [
     "debye_level",
     "exact_frequencies",
     "jammed_packing",
+    "keep_network_spectrum",
     "local_dos",
     "local_spectrum",
     "mode_weights",
+    "network_spectrum",
     "node_modes",
     "poles",
     "reduced_dos",

@@ -22,7 +22,7 @@ LAYERS = (
     ("session", ("bpwidgets.session",)),
     ("views", ("bpwidgets.views",)),
     ("top", ("bpwidgets.app", "bpwidgets.figures", "bpwidgets.serve", "bpwidgets.serving",
-             "bpwidgets.warm")),
+             "bpwidgets.warm", "bpwidgets.sweep")),
 )
 #: The package's own ``__init__`` re-exports the core; the core itself must not import it
 #: (that would be a cycle through the package), every other layer may.
@@ -30,12 +30,17 @@ ROOT = "bpwidgets"
 #: Libraries a layer may not import, whatever it imports from the package.
 _PAGE_LIBRARIES = ("ipywidgets", "bqplot", "matplotlib", "voila", "IPython", "ipykernel",
                    "traitlets")
-FORBIDDEN_LIBRARIES = {"core": _PAGE_LIBRARIES, "session": _PAGE_LIBRARIES,
-                       "views": _PAGE_LIBRARIES}
+#: The sweeps' cluster and dataset libraries stay in bpwidgets.sweep: a page or a script
+#: that never sweeps does not load them.
+_SWEEP_LIBRARIES = ("dask", "distributed", "xarray")
+FORBIDDEN_LIBRARIES = {"core": _PAGE_LIBRARIES + _SWEEP_LIBRARIES,
+                       "session": _PAGE_LIBRARIES + _SWEEP_LIBRARIES,
+                       "views": _PAGE_LIBRARIES + _SWEEP_LIBRARIES}
 #: Inside the core, a module imports only modules of a lower rank (so no cycle can form);
 #: docs/architecture.md gives the same order.
 CORE_RANKS = {
-    "parallel": 0, "limits": 0, "store": 0, "network": 1, "analysis": 1, "linalg": 2, "jamming": 2,
+    "parallel": 0, "limits": 0, "store": 0, "network": 1, "analysis": 1, "linalg": 2,
+    "jamming": 2,
     "debye": 3, "kpm": 3, "outliers": 3, "result": 4, "dos": 5, "modes": 6, "toy": 6, "paper": 7,
 }
 
@@ -167,6 +172,8 @@ def test_every_module_has_a_layer_and_every_core_module_a_rank():
     ("session/pipeline.py", "from ..views.plotdata import network_view\n",
      "imports views module bpwidgets.views.plotdata"),
     ("views/plotdata.py", "import ipywidgets\n", "imports ipywidgets"),
+    ("core/dos.py", "def f():\n    import xarray\n",
+     "core module bpwidgets.core.dos imports xarray"),
     ("core/network.py", "def __getattr__(name):\n    pass\n", "module-level __getattr__"),
     ("core/network.py", "__getattr__ = print\n", "module-level __getattr__"),
     ("session/share.py", "def f():\n    from voila.utils import wait_for_request\n",

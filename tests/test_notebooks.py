@@ -24,6 +24,9 @@ TIMEOUT = 600
 #: Mean Z of the cutoff networks, as the notebooks' text quotes it (two decimals).
 QUOTED_MEAN_Z = {0.1: 3.21, 0.2: 3.76, 0.3: 4.31}
 
+#: Environment a notebook runs with in the tests: the sweep notebook's small grid.
+NOTEBOOK_ENV = {"bp_vs_disorder.ipynb": {"BPWIDGETS_NOTEBOOK_QUICK": "1"}}
+
 _executed = {}
 
 
@@ -36,6 +39,8 @@ def _run(name, tmp_path_factory, monkeypatch_env):
         notebook = nbformat.read(work / name, as_version=4)
         with monkeypatch_env() as env:
             env.setenv("BPWIDGETS_ASSETS", str(assets))
+            for key, value in NOTEBOOK_ENV.get(name, {}).items():
+                env.setenv(key, value)
             NotebookClient(notebook, timeout=TIMEOUT, kernel_name="python3",
                            resources={"metadata": {"path": str(work)}}).execute()
         text = "\n".join(
@@ -64,14 +69,15 @@ def _rows(text, **match):
 
 def test_every_figure_notebook_is_tested():
     tested = {"fig1_networks.ipynb", "fig2_reduced_dos.ipynb", "fig3_coordination.ipynb",
-              "fig4_constant_springs_and_toy.ipynb", "toy_model.ipynb", "dashboard.ipynb"}
+              "fig4_constant_springs_and_toy.ipynb", "toy_model.ipynb", "dashboard.ipynb",
+              "bp_vs_disorder.ipynb"}
     assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} <= tested
 
 
 def test_committed_notebooks_carry_their_outputs():
     """They must read on GitHub without a kernel: every figure shown as a PNG."""
     for name in ("fig1_networks.ipynb", "fig2_reduced_dos.ipynb", "fig3_coordination.ipynb",
-                 "fig4_constant_springs_and_toy.ipynb"):
+                 "fig4_constant_springs_and_toy.ipynb", "bp_vs_disorder.ipynb"):
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(cell.get("outputs") or "def show" in cell.source for cell in code), name
@@ -175,3 +181,72 @@ def test_toy_model_notebook_shows_the_widget(run):
     result = run("toy_model.ipynb")
     outputs = [o for c in result["notebook"].cells if c.cell_type == "code" for o in c.outputs]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def _peak_tables(text):
+    """``{L: {delta: {family: (omega, excess) or None}}}`` from the sweep notebook's tables."""
+    tables = {}
+    for size, body in re.findall(r"L = (\d+), \d+ seeds: Boson peak.*?\n(.*?)\n\n", text, re.S):
+        header, *rows = body.splitlines()
+        families = header.split(" | ")[2:]
+        table = tables.setdefault(int(size), {})
+        for row in rows:
+            delta, _, *entries = row.split(" | ")
+            table[float(delta)] = {
+                family: (None if entry == "-" else tuple(
+                    float(x) for x in re.match(r"([\d.]+) ± [\d.]+, ([\d.]+) ± [\d.]+ %",
+                                               entry).groups()))
+                for family, entry in zip(families, entries)
+            }
+    return tables
+
+
+def test_bp_vs_disorder_runs_its_small_grid(run):
+    """The sweep notebook, on its small grid (BPWIDGETS_NOTEBOOK_QUICK=1): what holds there."""
+    result = run("bp_vs_disorder.ipynb")
+    for image in ("bp_vs_disorder.png", "bp_excess_vs_var_z.png"):
+        assert (result["assets"] / image).stat().st_size > 10_000
+    assert result["images"] == 2
+    tables = _peak_tables(result["text"])
+    assert sorted(tables) == [60, 100]
+    for table in tables.values():
+        for delta, row in table.items():
+            assert row["nearest inverse"] is None and row["nearest constant"] is None
+            for family in ("cutoff inverse", "cutoff constant"):
+                if delta == 0:
+                    assert row[family] is None
+                else:
+                    omega, excess = row[family]
+                    assert 0.3 <= omega <= 0.65 and 10 <= excess <= 30
+    assert len(re.findall(r"claim 1: nearest: 0 peaks", result["text"])) == 2
+    assert "local cluster closed" in result["text"]
+
+
+def test_bp_vs_disorder_committed_text_says_what_its_numbers_say():
+    """The committed run is the full grid, and the text quotes its numbers."""
+    notebook = nbformat.read(NOTEBOOKS / "bp_vs_disorder.ipynb", as_version=4)
+    text = "\n".join(output.get("text", "") for cell in notebook.cells
+                     if cell.cell_type == "code" for output in cell.outputs)
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    tables = _peak_tables(text)
+    assert sorted(tables) == [60, 300]
+    for table in tables.values():
+        deltas = sorted(table)
+        assert deltas[0] == 0.0 and deltas[-1] == 0.45 and len(deltas) == 19  # steps of 0.025
+        assert all(row["nearest inverse"] is None and row["nearest constant"] is None
+                   for row in table.values())
+        assert all(table[d]["cutoff inverse"] and table[d]["cutoff constant"] for d in deltas[1:])
+    assert "L = 300, 10 seeds" in text and "L = 60, 10 seeds" in text
+    cutoff = [row[f] for row in tables[300].values() for f in ("cutoff inverse", "cutoff constant")
+              if row[f]]
+    omegas, excesses = zip(*cutoff)
+    # "at L = 300 the peak sits at omega = 0.45 to 0.57"; "19.2 to 20.9 %".
+    assert (min(omegas), max(omegas)) == (0.45, 0.57)
+    assert (min(excesses), max(excesses)) == (19.2, 20.9)
+    for quoted in ("ω = 0.45 to 0.57", "19.2 to 20.9 %", "0.39 to 0.40 up to δ = 0.2",
+                   "at most 0.9 and 0.6 percentage points"):
+        assert quoted in prose, quoted
+    assert "cutoff peak at omega = 0.45 to 0.57" in text
+    assert "|d excess| at most 0.9" in text and "|d excess| at most 0.6" in text
+    assert "cutoff peak at omega = 0.39 to 0.51" in text
+    assert "0.0 < delta <= 0.2: omega = 0.39 to 0.40" in text

@@ -53,6 +53,7 @@ from .network import (
     _check_network,
     _check_network_memory,
     _check_parameters,
+    _check_seed,
     _check_seed_list,
     build_networks,
 )
@@ -61,6 +62,8 @@ __all__ = [
     "EXACT_MAX_NODES",
     "crystal_reduced_dos",
     "exact_frequencies",
+    "keep_network_spectrum",
+    "network_spectrum",
     "reduced_dos",
     "reduced_dos_of",
     "spectrum_bound",
@@ -325,6 +328,129 @@ def stored_spectra(size, delta, *, connection, spring, seeds, method="kpm",
             return None
         spectra.append(spectrum)
     return tuple(spectra)
+
+
+def network_spectrum(size, delta, *, connection, spring, seed, method="kpm",
+                     moments=DEFAULT_MOMENTS, vectors=None, store=None, compute=True):
+    """One network's part of a reduced DOS: read from the result store, or computed and stored.
+
+    It is the part :func:`reduced_dos` computes for ``seed`` with the same
+    ``vectors``, kept under the same key: a part computed here serves
+    :func:`reduced_dos` and the dashboard, and the other way round, and
+    :meth:`ReducedDOS.from_spectra` of the parts of several seeds equals
+    :func:`reduced_dos` of those seeds. A sweep (:mod:`bpwidgets.sweep`)
+    computes its networks this way, one task each.
+
+    Parameters
+    ----------
+    size, delta, connection, spring
+        As for :func:`bpwidgets.build_network`.
+    seed : int
+        The network's seed, a non-negative integer.
+    method, moments, store
+        As for :func:`reduced_dos`.
+    vectors : int, optional
+        Random vectors of this network (KPM only). :func:`reduced_dos` of S
+        seeds of N nodes each gives every seed
+        ``default_vectors(N * S, networks=S)``: pass that to get its part.
+        Default: a lone network's, ``default_vectors(N, networks=1)``.
+    compute : bool, optional
+        False: only look the part up, and return None when it is not stored.
+
+    Returns
+    -------
+    NetworkSpectrum or None
+        None only with ``compute=False``, for a part not in the store.
+
+    Raises
+    ------
+    ValueError
+        As :func:`reduced_dos` does for bad input, or for one network (its
+        matrix, its random vectors) that would need more memory than
+        :func:`bpwidgets.core.limits.memory_limit`; with ``compute=False`` too,
+        and always before anything is built.
+
+    Examples
+    --------
+    >>> part = network_spectrum(20, 0.2, connection="cutoff", spring="inverse", seed=1,
+    ...                         vectors=16, store=False)
+    >>> both = reduced_dos(20, 0.2, connection="cutoff", spring="inverse", seeds=[0, 1],
+    ...                    vectors=16, store=False)
+    >>> part.seed, bool((part.moments == both.spectra[1].moments).all())
+    (1, True)
+    """
+    seed = _check_seed(seed)
+    size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
+    _check_network_memory(size, delta, connection, 1)
+    n_moments, n_vectors, _ = _check_request(size * size, 1, method, moments, vectors, None)
+    store = open_store(store)
+    key = _spectrum_key(dict(size=size, delta=delta, connection=connection, spring=spring),
+                        seed, method, n_moments, n_vectors)
+    spectrum = _stored(store, key, size * size, method, n_moments)
+    if spectrum is None and compute:
+        network = build_networks(size, delta, connection=connection, spring=spring,
+                                 seeds=[seed])[0]
+        (spectrum,) = _network_spectra([network], method, n_moments, n_vectors)
+        if store is not None:
+            store.put(key, spectrum)
+    return spectrum
+
+
+def keep_network_spectrum(spectrum, size, delta, *, connection, spring, method="kpm",
+                          moments=DEFAULT_MOMENTS, vectors=None, store=None) -> bool:
+    """Keep a part computed elsewhere in the store, where :func:`network_spectrum` finds it.
+
+    For parts that come back from processes that cannot reach the store (the
+    workers of a cluster without a shared file system).
+
+    Parameters
+    ----------
+    spectrum : NetworkSpectrum
+        What :func:`network_spectrum` returned for these arguments.
+    size, delta, connection, spring, method, moments, vectors, store
+        As for :func:`network_spectrum`; the seed is the part's own.
+
+    Returns
+    -------
+    bool
+        Whether it was stored (False with no store, or a store that refuses writes).
+
+    Raises
+    ------
+    ValueError
+        For bad arguments, or a part that is not of this size, method and
+        number of moments.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> where = tempfile.mkdtemp()
+    >>> part = network_spectrum(20, 0.2, connection="cutoff", spring="inverse", seed=3,
+    ...                         store=False)
+    >>> keep_network_spectrum(part, 20, 0.2, connection="cutoff", spring="inverse",
+    ...                       store=where)
+    True
+    >>> network_spectrum(20, 0.2, connection="cutoff", spring="inverse", seed=3, store=where,
+    ...                  compute=False).fingerprint == part.fingerprint
+    True
+    """
+    if not isinstance(spectrum, NetworkSpectrum) or spectrum.seed is None:
+        raise ValueError("spectrum must be a NetworkSpectrum of a seeded network; "
+                         f"got {type(spectrum).__name__}")
+    seed = _check_seed(spectrum.seed)
+    size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
+    n_moments, n_vectors, _ = _check_request(size * size, 1, method, moments, vectors, None)
+    if (spectrum.n_nodes != size * size or spectrum.method != method
+            or spectrum.moments.size != n_moments):
+        raise ValueError(f"spectrum is a part of {spectrum.n_nodes} nodes by {spectrum.method!r} "
+                         f"with {spectrum.moments.size} moments; not one of size={size}, "
+                         f"method={method!r}, moments={n_moments}")
+    store = open_store(store)
+    if store is None:
+        return False
+    key = _spectrum_key(dict(size=size, delta=delta, connection=connection, spring=spring),
+                        seed, method, n_moments, n_vectors)
+    return store.put(key, spectrum)
 
 
 def reduced_dos_of(

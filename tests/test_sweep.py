@@ -1,0 +1,444 @@
+"""Sweeps on Dask: the numbers equal reduced_dos's, and faults lose nothing.
+
+One real cluster for the module: two single-threaded worker processes
+(:func:`bpwidgets.sweep.make_local_cluster`), closed at the end, with every
+worker process checked gone. The workers' memory limit is set low
+(``WORKER_MEMORY_LIMIT``), so that a point the client accepts is refused on the
+workers: a realistic bad point, found only where the task runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import bpwidgets.sweep as sweep_module
+from bpwidgets import (
+    boson_peak_of,
+    build_network,
+    keep_network_spectrum,
+    network_spectrum,
+    reduced_dos,
+)
+from bpwidgets.core.analysis import DOS_MOMENTS
+from bpwidgets.core.store import open_store
+from bpwidgets.sweep import (
+    DEFAULT_OMEGA,
+    SCHEDULER_ENVIRONMENT,
+    close_local_cluster,
+    failures,
+    load,
+    local_client,
+    main,
+    make_local_cluster,
+    save,
+    sweep,
+    sweep_points,
+    value_range,
+)
+
+distributed = pytest.importorskip("distributed")
+
+#: The workers' memory limit: enough for the networks of these tests (L <= 80 takes a
+#: few MiB), too little for one of L = 300 (about 55 MiB), which the client accepts.
+WORKER_MEMORY_LIMIT = "40M"
+#: A small grid: two families, two displacements; 16 networks of L = 40.
+SMALL = dict(delta=[0.2, 0.3], size=40, connection="cutoff", spring=["inverse", "constant"],
+             seeds=4)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A 2-worker LocalCluster (processes, one thread each) and its client."""
+    cluster = make_local_cluster(2, env={"BPWIDGETS_MEMORY_LIMIT": WORKER_MEMORY_LIMIT})
+    connected = distributed.Client(cluster, set_as_default=False)
+    pids = set()
+    try:
+        connected.wait_for_workers(2, timeout=60)
+        yield connected
+    finally:
+        with contextlib.suppress(Exception):
+            pids = set(connected.run(os.getpid).values())
+        connected.close()
+        cluster.close()
+    # No worker process is left running.
+    deadline = time.monotonic() + 10
+    while pids and time.monotonic() < deadline:
+        pids = {pid for pid in pids if _alive(pid)}
+        time.sleep(0.1)
+    assert not pids, f"worker processes still running: {pids}"
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def serial():
+    """The small grid computed in this process, without Dask or a store: the reference."""
+    return sweep(**SMALL, client=False, store=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def clustered(client, tmp_path_factory):
+    """The small grid on the cluster, into a store of its own."""
+    return sweep(**SMALL, client=client, store=tmp_path_factory.mktemp("store"), progress=False)
+
+
+def assert_same_numbers(a, b):
+    """Every variable and coordinate equal (NaN where the other has NaN); attributes aside."""
+    xr.testing.assert_equal(a, b)
+
+
+# --------------------------------------------------------------------------- the numbers
+
+
+def test_a_point_equals_reduced_dos_of_its_seeds_exactly(clustered):
+    data = clustered
+    assert data.attrs["computed"] == 16 and data.attrs["failed"] == 0
+    assert dict(data.sizes) == {"delta": 2, "spring": 2, "seed": 4, "omega": DEFAULT_OMEGA.size}
+    assert data.size.item() == 40 and data.connection.item() == "cutoff"
+    for delta in SMALL["delta"]:
+        for spring in SMALL["spring"]:
+            expected = reduced_dos(40, delta, connection="cutoff", spring=spring, seeds=4,
+                                   moments=DOS_MOMENTS, omega=DEFAULT_OMEGA, store=False)
+            peak = boson_peak_of(expected, 40)
+            point = data.sel(delta=delta, spring=spring)
+            assert np.array_equal(point.reduced_dos.values, expected.per_seed)
+            assert np.array_equal(point.reduced_dos_mean.values, expected.mean)
+            assert np.array_equal(point.reduced_dos_error.values, expected.mean_error)
+            assert np.array_equal(point.debye_level.values, expected.debye_levels)
+            assert point.debye_level_mean.item() == expected.debye_level
+            assert point.debye_level_error.item() == expected.debye_level_error
+            assert np.array_equal(point.mean_z.values, expected.mean_coordination)
+            assert np.array_equal(point.zero_modes.values, expected.zero_modes)
+            assert point.pooled_mean_z_error.item() == expected.mean_coordination_error
+            assert bool(point.peak_found) and bool(point.complete)
+            for name in ("omega", "excess", "omega_error", "excess_error", "reduced_dos"):
+                # NaN where a leave-one-out average has no peak, in both.
+                assert np.array_equal(point[f"peak_{name}"].item(), getattr(peak, name),
+                                      equal_nan=True), name
+            # The variance of Z over every node of every seed, from the networks themselves.
+            z = np.concatenate([build_network(40, delta, connection="cutoff", spring=spring,
+                                              seed=s).coordination for s in range(4)])
+            assert point.pooled_var_z.item() == pytest.approx(z.var(), rel=1e-12)
+            assert point.pooled_mean_z.item() == pytest.approx(z.mean(), rel=1e-12)
+
+
+def test_the_cluster_and_the_serial_engine_agree(clustered, serial):
+    assert_same_numbers(clustered, serial)
+
+
+def test_workers_do_their_numpy_work_in_one_thread(client):
+    threads = client.run(lambda: (os.environ.get("BPWIDGETS_THREADS"),
+                                  __import__("bpwidgets.core.parallel").core.parallel.cores()))
+    assert set(threads.values()) == {("1", 1)}
+    assert {w["nthreads"] for w in client.scheduler_info()["workers"].values()} == {1}
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_a_killed_worker_loses_no_result(client, tmp_path):
+    """Kill a busy worker's process during the sweep: its tasks run again elsewhere."""
+    grid = dict(delta=[0.2, 0.3], size=60, connection="cutoff", spring="inverse", seeds=6)
+    expected = sweep(**grid, client=False, store=False, progress=False)
+    killed = []
+
+    def kill_a_busy_worker(done, failed, total):
+        if killed or done < 2:
+            return
+        busy = {address: keys for address, keys in client.processing().items() if keys}
+        pids = client.run(os.getpid)
+        address = next(iter(busy))
+        os.kill(pids[address], signal.SIGKILL)
+        killed.append((address, busy[address]))
+
+    data = sweep(**grid, client=client, store=tmp_path, progress=kill_a_busy_worker)
+    assert killed and killed[0][1], "a worker was killed while it had tasks"
+    assert data.attrs["failed"] == 0 and data.attrs["remaining"] == 0
+    assert bool(data.done.all()) and bool(data.complete.all())
+    assert_same_numbers(data, expected)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarted it, for the next tests
+
+
+def test_a_failing_point_is_reported_and_marked_never_zero(client, tmp_path, caplog):
+    """L = 300 passes the client's checks but not the workers' memory limit."""
+    with caplog.at_level(logging.WARNING, logger="bpwidgets"):
+        data = sweep(delta=0.3, size=[40, 300], seeds=2, client=client, store=tmp_path,
+                     progress=False)
+    good, bad = data.sel(size=40), data.sel(size=300)
+    assert data.attrs["failed"] == 2 and data.attrs["computed"] == 2
+    assert data.attrs["remaining"] == 0
+    reported = failures(data)
+    assert {(f["size"], f["delta"], f["connection"], f["spring"], f["seed"])
+            for f in reported} == {(300, 0.3, "cutoff", "inverse", 0),
+                                   (300, 0.3, "cutoff", "inverse", 1)}
+    assert all(f["error"].startswith("ValueError: size=300") and "more than the limit" in
+               f["error"] for f in reported)
+    assert "seed=0 failed" in caplog.text and "size=300" in caplog.text
+    # The missing point is NaN everywhere, and says so; never zeros.
+    assert not bool(bad.complete) and not bad.done.any()
+    for name in ("reduced_dos", "debye_level", "mean_z", "var_z", "zero_modes",
+                 "reduced_dos_mean", "peak_omega", "peak_excess", "debye_level_mean",
+                 "pooled_var_z"):
+        assert bool(bad[name].isnull().all()), name
+    # The other point finished, with the numbers a serial run gives.
+    expected = sweep(delta=0.3, size=40, seeds=2, client=False, store=False, progress=False)
+    assert bool(good.complete)
+    assert_same_numbers(good.drop_vars("size"), expected.drop_vars("size"))
+
+
+def test_a_point_with_one_failed_seed_keeps_the_others_and_is_missing(tmp_path):
+    """The dataset of a partial point: its seeds' values kept, its own values NaN."""
+    grid = sweep_module._checked_grid(0.3, 40, "cutoff", "inverse", 3, DOS_MOMENTS)
+    points = dict(grid.points())
+    (index,) = points
+    parts = {(index, s): sweep_module._network_task(points[index], s, DOS_MOMENTS,
+                                                   grid.vectors(points[index]), False).spectrum
+             for s in (0, 2)}
+    data = sweep_module._dataset(grid, points, DEFAULT_OMEGA, parts)
+    assert data.done.values.tolist() == [True, False, True]
+    assert bool(data.reduced_dos.sel(seed=1).isnull().all())
+    assert not bool(data.reduced_dos.sel(seed=[0, 2]).isnull().any())
+    assert not bool(data.complete) and bool(data.peak_omega.isnull())
+    assert bool(data.reduced_dos_mean.isnull().all())
+
+
+@pytest.mark.parametrize("arguments, same_as", [
+    (dict(delta=[]), None),
+    (dict(delta=[0.1, 1.2]), dict(size=40, delta=1.2)),
+    (dict(delta=-0.1), dict(size=40, delta=-0.1)),
+    (dict(connection=["cutoff", "diagonal"]), dict(size=40, delta=0.3, connection="diagonal")),
+    (dict(size=[40, 3], delta=0.6), dict(size=3, delta=0.6)),
+    (dict(size=[40, 2.5]), dict(size=2.5, delta=0.3)),
+    (dict(spring="hooke"), dict(size=40, delta=0.3, spring="hooke")),
+    (dict(delta=[0.1, 0.1]), None),
+    (dict(seeds=0), None),
+    (dict(seeds=[1, 1]), None),
+])
+def test_a_bad_grid_fails_before_anything_is_sent(arguments, same_as):
+    """The same errors as build_network; nothing reaches a scheduler (there is none there)."""
+    grid = dict(delta=0.3, size=40, connection="cutoff", spring="inverse", seeds=2) | arguments
+    with pytest.raises(ValueError) as raised:
+        sweep(**grid, client="tcp://127.0.0.1:1", store=False, progress=False)
+    if same_as is not None:
+        network = dict(connection="cutoff", spring="inverse", seed=0) | same_as
+        with pytest.raises(ValueError) as direct:
+            build_network(**network)
+        assert str(raised.value) == str(direct.value)
+    else:
+        assert any(word in str(raised.value) for word in ("empty", "more than once", "seeds"))
+    with pytest.raises(ValueError):
+        sweep_points(**grid)
+
+
+def test_a_client_of_another_kind_is_refused():
+    with pytest.raises(TypeError, match="client must be"):
+        sweep(delta=0.3, size=20, seeds=1, client=3, store=False)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_an_interrupted_sweep_resumes_and_a_repeated_one_is_free(client, tmp_path, serial):
+    stop_after = 5
+
+    def interrupt(done, failed, total):
+        if done >= stop_after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep(**SMALL, client=client, store=tmp_path, progress=interrupt)
+    stored = len(open_store(tmp_path))
+    assert stop_after <= stored < 16
+    resumed = sweep(**SMALL, client=client, store=tmp_path, progress=False)
+    assert resumed.attrs["from_store"] >= stored
+    assert resumed.attrs["computed"] + resumed.attrs["from_store"] == 16
+    assert_same_numbers(resumed, serial)
+    # Everything is stored: no task is sent, so not even a scheduler is needed.
+    again = sweep(**SMALL, client="tcp://127.0.0.1:1", store=tmp_path, progress=False)
+    assert again.attrs["from_store"] == 16 and again.attrs["computed"] == 0
+    assert again.attrs["engine"] == "store"
+    assert_same_numbers(again, serial)
+
+
+def test_the_sweep_and_reduced_dos_share_the_stores_entries(client, tmp_path):
+    sweep(delta=0.25, size=40, seeds=3, client=client, store=tmp_path, progress=False)
+    assert len(open_store(tmp_path)) == 3
+    reduced_dos(40, 0.25, connection="cutoff", spring="inverse", seeds=3, moments=DOS_MOMENTS,
+                store=tmp_path)
+    assert len(open_store(tmp_path)) == 3  # read, not computed again
+
+
+def test_without_a_shared_store_the_client_keeps_what_comes_back(client, tmp_path, serial):
+    data = sweep(**SMALL, client=client, store=tmp_path, shared_store=False, progress=False)
+    assert data.attrs["computed"] == 16
+    assert len(open_store(tmp_path)) == 16
+    again = sweep(**SMALL, client=False, store=tmp_path, progress=False)
+    assert again.attrs["from_store"] == 16
+    assert_same_numbers(again, serial)
+
+
+def test_a_part_kept_by_the_client_must_be_of_its_kind(tmp_path):
+    part = network_spectrum(20, 0.3, connection="cutoff", spring="inverse", seed=0,
+                            moments=DOS_MOMENTS, store=False)
+    for wrong in (dict(size=30), dict(moments=128)):
+        arguments = dict(size=20, delta=0.3, connection="cutoff", spring="inverse",
+                         moments=DOS_MOMENTS, store=tmp_path) | wrong
+        with pytest.raises(ValueError, match="not one of"):
+            keep_network_spectrum(part, **arguments)
+    with pytest.raises(ValueError, match="NetworkSpectrum"):
+        keep_network_spectrum("part", 20, 0.3, connection="cutoff", spring="inverse")
+    assert len(open_store(tmp_path)) == 0
+
+
+# --------------------------------------------------------------------------- where it runs
+
+
+def test_the_scheduler_named_in_the_environment_is_used(client, monkeypatch):
+    """A page connects to a shared scheduler: it never starts a cluster of its own."""
+    monkeypatch.setenv(SCHEDULER_ENVIRONMENT, client.scheduler.address)
+    data = sweep(delta=0.3, size=20, seeds=2, store=False, progress=False)
+    assert data.attrs["engine"] == client.scheduler.address
+    assert sweep_module._local == {}
+
+
+def test_a_server_can_forbid_a_cluster_per_page(monkeypatch):
+    monkeypatch.setenv(SCHEDULER_ENVIRONMENT, "off")
+    with pytest.raises(RuntimeError, match="may not start a cluster"):
+        sweep(delta=0.3, size=20, seeds=1, store=False, progress=False)
+    assert sweep_module._local == {}
+    # A serial sweep, or one given a client, is still allowed.
+    assert sweep(delta=0.3, size=20, seeds=1, client=False, store=False,
+                 progress=False).attrs["computed"] == 1
+
+
+def test_one_local_cluster_per_process_whatever_the_number_of_sweeps(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENVIRONMENT, raising=False)
+    try:
+        first = local_client(1)
+        assert local_client() is first and local_client(1) is first
+        data = sweep(delta=0.3, size=20, seeds=1, workers=1, store=False, progress=False)
+        assert data.attrs["engine"] == first.scheduler.address
+        pids = set(first.run(os.getpid).values())
+    finally:
+        close_local_cluster()
+    assert sweep_module._local == {}
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_a_cluster_of_a_kind_is_started_from_the_configuration_and_stopped(monkeypatch):
+    """client="slurm": the cluster class is made with no arguments (Dask's configuration
+    sets it up), scaled, used and closed. A stand-in for dask-jobqueue's class here."""
+    made = []
+
+    class ConfiguredCluster(distributed.LocalCluster):
+        def __init__(self):
+            super().__init__(n_workers=0, threads_per_worker=1, processes=True,
+                             dashboard_address=":0", env={"BPWIDGETS_THREADS": "1"})
+            made.append(self)
+
+    module = types.ModuleType("stand_in_jobqueue")
+    module.SLURMCluster = ConfiguredCluster
+    monkeypatch.setitem(sys.modules, "stand_in_jobqueue", module)
+    monkeypatch.setitem(sweep_module.CLUSTER_KINDS, "slurm", "stand_in_jobqueue:SLURMCluster")
+    data = sweep(delta=0.3, size=20, seeds=2, client="slurm", workers=1, store=False,
+                 progress=False)
+    (cluster,) = made
+    assert data.attrs["engine"] == cluster.scheduler_address
+    assert data.attrs["computed"] == 2
+    assert cluster.status.name == "closed"
+
+
+def test_a_kind_of_cluster_needs_its_package_and_a_bad_one_is_refused():
+    if importlib.util.find_spec("dask_jobqueue") is None:
+        with pytest.raises(ImportError, match="pip install dask-jobqueue"):
+            sweep(delta=0.3, size=20, seeds=1, client="pbs", store=False)
+    with pytest.raises(ValueError, match="scheduler's address"):
+        sweep(delta=0.3, size=20, seeds=1, client="my-laptop", store=False)
+
+
+# --------------------------------------------------------------------------- files, CLI, progress
+
+
+def test_netcdf_round_trip(tmp_path, serial):
+    path = save(serial, tmp_path / "sweep.nc")
+    loaded = load(path)
+    xr.testing.assert_identical(loaded, serial)
+    assert loaded.done.dtype == bool and loaded.spring.values.tolist() == ["inverse", "constant"]
+    with pytest.raises(ValueError, match="netCDF"):
+        save(serial, tmp_path / "sweep.csv")
+
+
+def test_zarr_round_trip(tmp_path, serial):
+    pytest.importorskip("zarr")
+    xr.testing.assert_identical(load(save(serial, tmp_path / "sweep.zarr")), serial)
+
+
+def test_the_command_line_runs_on_a_scheduler_and_saves(client, tmp_path, serial):
+    out = tmp_path / "sweep.nc"
+    run = subprocess.run(
+        [sys.executable, "-m", "bpwidgets.sweep", "--delta", "0.2:0.3:0.1", "--size", "40",
+         "--connection", "cutoff", "--spring", "inverse", "constant", "--seeds", "4",
+         "--scheduler", client.scheduler.address, "--store", str(tmp_path / "store"),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "sweep: 16 tasks: 16 computed, 0 from the store, 0 failed, 0 remaining" in run.stdout
+    assert "16/16 tasks" in run.stderr  # the progress bar
+    assert_same_numbers(load(out), serial)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--delta", "0:0.5"], "start:stop:step"),
+    (["--delta", "0.5:0:0.1"], "upwards"),
+    (["--size", "2"], "size must be"),
+    (["--out", "sweep.csv"], ".nc or .zarr"),
+])
+def test_the_command_line_refuses_bad_input(arguments, message, capsys):
+    base = {"--out": "x.nc"}
+    for flag, value in zip(arguments[::2], arguments[1::2]):
+        base[flag] = value
+    with pytest.raises(SystemExit) as exited:
+        main([item for pair in base.items() for item in pair] + ["--serial"])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_value_ranges_include_their_end_and_are_rounded():
+    assert value_range(0, 0.45, 0.025)[-1] == 0.45
+    assert len(value_range(0, 0.45, 0.025)) == 19
+    assert value_range(0, 0.3, 0.1) == (0.0, 0.1, 0.2, 0.3)  # 3 * 0.1 is 0.3, as typed
+    assert sweep_module._parameter_values("100:300:100", int) == [100, 200, 300]
+
+
+def test_progress_in_a_terminal_and_the_counts_at_the_end(capsys):
+    sweep(delta=0.3, size=20, seeds=2, client=False, store=False, progress=True)
+    err = capsys.readouterr().err
+    assert "[##############################] 2/2 tasks" in err
+    assert "sweep: 2 tasks: 2 computed, 0 from the store, 0 failed, 0 remaining" in err
+    calls = []
+    sweep(delta=0.3, size=20, seeds=2, client=False, store=False,
+          progress=lambda *counts: calls.append(counts))
+    assert calls == [(1, 0, 2), (2, 0, 2)]
+    assert capsys.readouterr().err == ""
