@@ -6,6 +6,7 @@ suite runs with ``BPWIDGETS_STORE=off`` (conftest.py).
 
 from __future__ import annotations
 
+import copy
 import errno
 import logging
 import sqlite3
@@ -270,3 +271,24 @@ def test_the_dashboard_pipeline_reads_and_writes_the_store(tmp_path, monkeypatch
     assert stored.mean_coordination_error == computed.mean_coordination_error
     assert stored.peak == computed.peak
     assert np.array_equal(stored.weights, computed.weights)
+
+
+def test_an_entry_of_another_shape_is_recomputed(tmp_path, monkeypatch):
+    """An entry pickled by another version of NetworkSpectrum (a field missing) is not served."""
+    fresh = reduced_dos(SIZE, DELTA, seeds=1, store=tmp_path, **MODEL)
+    store = open_store(tmp_path)
+    (key,) = list(store._cache.iterkeys())
+    old = copy.copy(fresh.spectra[0])
+    del old.__dict__["fingerprint"]  # as an older class would have pickled it
+    store.put(key, old)
+    computed = count_computations(monkeypatch)
+    assert_same_result(fresh, reduced_dos(SIZE, DELTA, seeds=1, store=tmp_path, **MODEL))
+    assert computed == [0]
+
+
+def test_a_contact_network_is_not_stored(tmp_path):
+    from bpwidgets import jammed_packing
+
+    network = jammed_packing(64, pressure=1e-2, seed=0).network("constant")
+    reduced_dos_of([network], store=tmp_path)
+    assert len(open_store(tmp_path)) == 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+from dataclasses import fields
 
 import numpy as np
 import scipy.linalg
@@ -48,6 +49,7 @@ from .outliers import _bulk_bounds, _exact_counterparts
 from .result import NetworkSpectrum, ReducedDOS
 from .store import open_store, result_key
 from .network import (
+    CONNECTIONS,
     Network,
     _check_choice,
     _check_network,
@@ -473,8 +475,9 @@ def reduced_dos_of(
         (:func:`spectrum_bound`) and :meth:`ReducedDOS.join` their results. A bound
         below a network's own is replaced by the safe Gershgorin bound.
     store : None, False, str, Path or ResultStore, optional
-        As for :func:`reduced_dos`; networks with a seed are looked up by their
-        parameters and seed, a network without one is always computed.
+        As for :func:`reduced_dos`; the model's networks with a seed are looked
+        up by their parameters and seed; a network without one, or not of the
+        model (a jammed packing's contact network), is always computed.
 
     Returns
     -------
@@ -503,7 +506,8 @@ def reduced_dos_of(
     if scale is not None:
         scale = _check_scale(scale)
     store = open_store(store)
-    keys = [None if store is None or n.seed is None
+    # Only the model's networks are stored: their parameters and seed name them.
+    keys = [None if store is None or n.seed is None or n.connection not in CONNECTIONS
             else _spectrum_key(_model_of(n), n.seed, method, n_moments, n_vectors)
             for n in networks]
     spectra = [None if key is None else _stored(store, key, n.n_nodes, method, n_moments, n)
@@ -620,8 +624,11 @@ def _stored(store, key, n_nodes, method, n_moments, network=None):
     if store is None:
         return None
     spectrum = store.get(key)
-    if (not isinstance(spectrum, NetworkSpectrum) or spectrum.n_nodes != n_nodes
-            or spectrum.method != method or spectrum.moments.size != n_moments):
+    # An entry written by another version of the class may lack a field: never served.
+    if (not isinstance(spectrum, NetworkSpectrum)
+            or any(f.name not in vars(spectrum) for f in fields(NetworkSpectrum))
+            or spectrum.n_nodes != n_nodes or spectrum.method != method
+            or np.shape(spectrum.moments) != (n_moments,)):
         return None
     if network is not None and spectrum.fingerprint != _fingerprint(network):
         return None
