@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import fields, replace
 
 import numpy as np
@@ -292,3 +293,56 @@ def test_a_contact_network_is_not_stored(tmp_path):
     network = jammed_packing(64, pressure=1e-2, seed=0).network("constant")
     reduced_dos_of([network], store=tmp_path)
     assert len(open_store(tmp_path)) == 0
+
+
+def test_a_lock_held_elsewhere_skips_writes_for_a_while_and_never_blocks_for_long(tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setattr(store_module, "LOCK_TIMEOUT", 0.5)
+    store = ResultStore(tmp_path, size_limit=10**7)  # waits LOCK_TIMEOUT = 0.5 s for a lock
+    holder = sqlite3.connect(tmp_path / "cache.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write lock
+    try:
+        start = time.monotonic()
+        assert store.put(result_key({"k": 1}), 1) is False
+        assert store.put(result_key({"k": 2}), 2) is False  # skipped at once, no second wait
+        assert time.monotonic() - start < 5
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.writable  # a lock is not a refusal of the disk
+    monkeypatch.setattr(store, "_skip_until", 0.0)
+    assert store.put(result_key({"k": 3}), 3) and store.get(result_key({"k": 3})) == 3
+
+
+def test_a_relative_directory_is_one_store_wherever_it_is_opened(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = open_store("relative-store")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert first.directory == tmp_path / "relative-store"
+    assert open_store(str(tmp_path / "relative-store")) is first
+
+
+def test_a_network_changed_after_building_never_replaces_the_models_entry(tmp_path):
+    model = reduced_dos(SIZE, DELTA, seeds=[0], store=False, **MODEL)
+    impostor = replace(build_network(SIZE, DELTA, seed=0, connection="cutoff",
+                                     spring="constant"), spring="inverse")
+    reduced_dos_of([impostor], vectors=model.spectra[0].inputs["vectors"], store=tmp_path)
+    assert len(open_store(tmp_path)) == 0
+    assert_same_result(model, reduced_dos(SIZE, DELTA, seeds=[0], store=tmp_path, **MODEL))
+
+
+def test_a_part_is_kept_only_under_its_own_inputs(tmp_path):
+    from bpwidgets.core.dos import keep_network_spectrum, network_spectrum
+
+    part = network_spectrum(SIZE, DELTA, seed=2, store=False, **MODEL)
+    with pytest.raises(ValueError, match="computed for"):
+        keep_network_spectrum(part, SIZE, 0.2, store=tmp_path, **MODEL)
+    assert keep_network_spectrum(part, SIZE, DELTA, store=tmp_path, **MODEL)
+    # An entry whose inputs are not those of its key is never served.
+    store = open_store(tmp_path)
+    other = dos_module._spectrum_inputs(dict(size=SIZE, delta=0.2, **MODEL), 2, "kpm",
+                                        part.inputs["moments"], part.inputs["vectors"])
+    store.put(dos_module._spectrum_key(other), part)
+    assert dos_module._stored(store, other) is None
+    assert dos_module._stored(store, part.inputs) is not None

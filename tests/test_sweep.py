@@ -298,10 +298,10 @@ def test_without_a_shared_store_the_client_keeps_what_comes_back(client, tmp_pat
 def test_a_part_kept_by_the_client_must_be_of_its_kind(tmp_path):
     part = network_spectrum(20, 0.3, connection="cutoff", spring="inverse", seed=0,
                             moments=DOS_MOMENTS, store=False)
-    for wrong in (dict(size=30), dict(moments=128)):
+    for wrong in (dict(size=30), dict(moments=128), dict(delta=0.31), dict(spring="constant")):
         arguments = dict(size=20, delta=0.3, connection="cutoff", spring="inverse",
                          moments=DOS_MOMENTS, store=tmp_path) | wrong
-        with pytest.raises(ValueError, match="not one of"):
+        with pytest.raises(ValueError, match="computed for"):
             keep_network_spectrum(part, **arguments)
     with pytest.raises(ValueError, match="NetworkSpectrum"):
         keep_network_spectrum("part", 20, 0.3, connection="cutoff", spring="inverse")

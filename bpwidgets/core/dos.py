@@ -49,7 +49,6 @@ from .outliers import _bulk_bounds, _exact_counterparts
 from .result import NetworkSpectrum, ReducedDOS
 from .store import open_store, result_key
 from .network import (
-    CONNECTIONS,
     Network,
     _check_choice,
     _check_network,
@@ -57,6 +56,7 @@ from .network import (
     _check_parameters,
     _check_seed,
     _check_seed_list,
+    _built_from_parameters,
     build_networks,
 )
 
@@ -268,16 +268,15 @@ def reduced_dos(
     )
     store = open_store(store)
     model = dict(size=size, delta=delta, connection=connection, spring=spring)
-    keys = [_spectrum_key(model, seed, method, n_moments, n_vectors) for seed in seeds]
-    spectra = [_stored(store, key, size * size, method, n_moments) for key in keys]
+    spectra = [_stored(store, _spectrum_inputs(model, seed, method, n_moments, n_vectors))
+               for seed in seeds]
     missing = [k for k, spectrum in enumerate(spectra) if spectrum is None]
     if missing:
         networks = build_networks(size, delta, connection=connection, spring=spring,
                                   seeds=[seeds[k] for k in missing])
         for k, spectrum in zip(missing, _network_spectra(networks, method, n_moments, n_vectors)):
             spectra[k] = spectrum
-            if store is not None:
-                store.put(keys[k], spectrum)
+            _keep(store, spectrum)
     return ReducedDOS.from_spectra(spectra, omega=grid)
 
 
@@ -324,8 +323,7 @@ def stored_spectra(size, delta, *, connection, spring, seeds, method="kpm",
     model = dict(size=size, delta=delta, connection=connection, spring=spring)
     spectra = []
     for seed in seeds:
-        spectrum = _stored(store, _spectrum_key(model, seed, method, n_moments, n_vectors),
-                           size * size, method, n_moments)
+        spectrum = _stored(store, _spectrum_inputs(model, seed, method, n_moments, n_vectors))
         if spectrum is None:
             return None
         spectra.append(spectrum)
@@ -386,15 +384,14 @@ def network_spectrum(size, delta, *, connection, spring, seed, method="kpm",
     _check_network_memory(size, delta, connection, 1)
     n_moments, n_vectors, _ = _check_request(size * size, 1, method, moments, vectors, None)
     store = open_store(store)
-    key = _spectrum_key(dict(size=size, delta=delta, connection=connection, spring=spring),
-                        seed, method, n_moments, n_vectors)
-    spectrum = _stored(store, key, size * size, method, n_moments)
+    inputs = _spectrum_inputs(dict(size=size, delta=delta, connection=connection, spring=spring),
+                              seed, method, n_moments, n_vectors)
+    spectrum = _stored(store, inputs)
     if spectrum is None and compute:
         network = build_networks(size, delta, connection=connection, spring=spring,
                                  seeds=[seed])[0]
         (spectrum,) = _network_spectra([network], method, n_moments, n_vectors)
-        if store is not None:
-            store.put(key, spectrum)
+        _keep(store, spectrum)
     return spectrum
 
 
@@ -420,8 +417,8 @@ def keep_network_spectrum(spectrum, size, delta, *, connection, spring, method="
     Raises
     ------
     ValueError
-        For bad arguments, or a part that is not of this size, method and
-        number of moments.
+        For bad arguments, or a part computed for other inputs (another
+        size, delta, connection, spring, method, moments or vectors).
 
     Examples
     --------
@@ -442,17 +439,13 @@ def keep_network_spectrum(spectrum, size, delta, *, connection, spring, method="
     seed = _check_seed(spectrum.seed)
     size, delta, connection, spring = _check_parameters(size, delta, connection, spring)
     n_moments, n_vectors, _ = _check_request(size * size, 1, method, moments, vectors, None)
-    if (spectrum.n_nodes != size * size or spectrum.method != method
-            or spectrum.moments.size != n_moments):
-        raise ValueError(f"spectrum is a part of {spectrum.n_nodes} nodes by {spectrum.method!r} "
-                         f"with {spectrum.moments.size} moments; not one of size={size}, "
-                         f"method={method!r}, moments={n_moments}")
+    inputs = _spectrum_inputs(dict(size=size, delta=delta, connection=connection, spring=spring),
+                              seed, method, n_moments, n_vectors)
+    if getattr(spectrum, "inputs", None) != inputs:
+        raise ValueError(f"spectrum was computed for {getattr(spectrum, 'inputs', None)}; "
+                         f"not for {inputs}")
     store = open_store(store)
-    if store is None:
-        return False
-    key = _spectrum_key(dict(size=size, delta=delta, connection=connection, spring=spring),
-                        seed, method, n_moments, n_vectors)
-    return store.put(key, spectrum)
+    return store is not None and _keep(store, spectrum)
 
 
 def reduced_dos_of(
@@ -475,9 +468,10 @@ def reduced_dos_of(
         (:func:`spectrum_bound`) and :meth:`ReducedDOS.join` their results. A bound
         below a network's own is replaced by the safe Gershgorin bound.
     store : None, False, str, Path or ResultStore, optional
-        As for :func:`reduced_dos`; the model's networks with a seed are looked
-        up by their parameters and seed; a network without one, or not of the
-        model (a jammed packing's contact network), is always computed.
+        As for :func:`reduced_dos`, for the networks :func:`build_network` made
+        (looked up by their parameters and seed); any other network (without a
+        seed, changed afterwards, a jammed packing's contact network) is
+        computed and not kept.
 
     Returns
     -------
@@ -506,19 +500,20 @@ def reduced_dos_of(
     if scale is not None:
         scale = _check_scale(scale)
     store = open_store(store)
-    # Only the model's networks are stored: their parameters and seed name them.
-    keys = [None if store is None or n.seed is None or n.connection not in CONNECTIONS
-            else _spectrum_key(_model_of(n), n.seed, method, n_moments, n_vectors)
-            for n in networks]
-    spectra = [None if key is None else _stored(store, key, n.n_nodes, method, n_moments, n)
-               for key, n in zip(keys, networks)]
+    # Only networks that build_network made from their parameters are named by them in the
+    # store: a network made or changed otherwise is computed and not kept.
+    named = [store is not None and n.seed is not None and _built_from_parameters(n)
+             for n in networks]
+    spectra = [_stored(store, _spectrum_inputs(_model_of(n), n.seed, method, n_moments,
+                                               n_vectors), n) if keep else None
+               for n, keep in zip(networks, named)]
     missing = [k for k, spectrum in enumerate(spectra) if spectrum is None]
     if missing:
         computed = _network_spectra([networks[k] for k in missing], method, n_moments, n_vectors)
         for k, spectrum in zip(missing, computed):
             spectra[k] = spectrum
-            if keys[k] is not None:
-                store.put(keys[k], spectrum)
+            if named[k]:
+                _keep(store, spectrum)
     return ReducedDOS.from_spectra(spectra, scale=scale, omega=grid)
 
 
@@ -576,6 +571,8 @@ def _network_spectra(networks, method, n_moments, n_vectors) -> list:
             outlier_count=int(found[k].count),
             coordination_counts=np.bincount(network.coordination),
             fingerprint=_fingerprint(network),
+            inputs=_spectrum_inputs(_model_of(network), network.seed, method, n_moments,
+                                    n_vectors),
         )
         for k, network in enumerate(networks)
     ]
@@ -601,12 +598,18 @@ def _stack_moments(stack, bounds, safe, n_moments, n_vectors, deflation):
     return moments, bounds
 
 
-def _spectrum_key(model, seed, method, n_moments, n_vectors) -> str:
-    """The store's key of one network's part: its parameters, seed and the method's options."""
-    options = {"method": method, "moments": n_moments}
+def _spectrum_inputs(model, seed, method, n_moments, n_vectors) -> dict:
+    """Every input one network's part depends on: its parameters, seed and the method's options."""
+    inputs = {**model, "seed": None if seed is None else int(seed), "method": method,
+              "moments": int(n_moments)}
     if method == "kpm":
-        options["vectors"] = n_vectors
-    return result_key({"kind": "network spectrum", **model, "seed": int(seed), **options})
+        inputs["vectors"] = int(n_vectors)
+    return inputs
+
+
+def _spectrum_key(inputs) -> str:
+    """The store's key of a network's part with these inputs (:func:`_spectrum_inputs`)."""
+    return result_key({"kind": "network spectrum", **inputs})
 
 
 def _model_of(network) -> dict:
@@ -614,25 +617,29 @@ def _model_of(network) -> dict:
                 spring=network.spring)
 
 
-def _stored(store, key, n_nodes, method, n_moments, network=None):
-    """The part stored under ``key`` if it is one of the kind asked for, else None.
+def _stored(store, inputs, network=None):
+    """The part of these inputs in the store, or None.
 
-    With ``network``, the stored part must have been computed from the same
-    positions, springs and stiffnesses (:func:`_fingerprint`): a network made by
-    other means with the same parameters is computed, not taken for the model's.
+    An entry is served only if it holds every field of a :class:`NetworkSpectrum`
+    (an older version of the class may lack one) and was computed for exactly
+    these inputs. With ``network``, it must also have been computed from the
+    same positions, springs and stiffnesses (:func:`_fingerprint`).
     """
     if store is None:
         return None
-    spectrum = store.get(key)
-    # An entry written by another version of the class may lack a field: never served.
+    spectrum = store.get(_spectrum_key(inputs))
     if (not isinstance(spectrum, NetworkSpectrum)
             or any(f.name not in vars(spectrum) for f in fields(NetworkSpectrum))
-            or spectrum.n_nodes != n_nodes or spectrum.method != method
-            or np.shape(spectrum.moments) != (n_moments,)):
+            or spectrum.inputs != inputs):
         return None
     if network is not None and spectrum.fingerprint != _fingerprint(network):
         return None
     return spectrum
+
+
+def _keep(store, spectrum) -> bool:
+    """Keep a part in the store under its own inputs (False with no store or a refusal)."""
+    return store is not None and store.put(_spectrum_key(spectrum.inputs), spectrum)
 
 
 def _fingerprint(network) -> str:

@@ -18,6 +18,8 @@ import itertools
 import math
 import numbers
 import reprlib
+import threading
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 
@@ -267,9 +269,25 @@ def _build(size, delta, connection, spring, seed) -> Network:
     )
     for array in arrays.values():
         array.flags.writeable = False
-    return Network(
+    network = Network(
         size=size, delta=delta, connection=connection, spring=spring, seed=seed, **arrays
     )
+    with _built_lock:
+        _built[id(network)] = network
+    return network
+
+
+#: The networks :func:`build_network` made from their parameters, by id (while they live).
+#: The result store names a network by its parameters and seed: only these are named so, a
+#: network made or changed by other means (``dataclasses.replace``) is another one.
+_built = weakref.WeakValueDictionary()
+_built_lock = threading.Lock()
+
+
+def _built_from_parameters(network) -> bool:
+    """Whether ``network`` is one :func:`build_network` made from its parameters."""
+    with _built_lock:
+        return _built.get(id(network)) is network
 
 
 def build_networks(size, delta, *, connection, spring, seeds) -> list:

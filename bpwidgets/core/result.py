@@ -66,6 +66,10 @@ class NetworkSpectrum:
     fingerprint : str
         A digest of its positions, springs and stiffnesses: a stored entry is
         used for a network given only if it was computed from the same one.
+    inputs : dict
+        Every input its numbers depend on (size, delta, connection, spring,
+        seed, method, moments and, for the KPM, vectors): the result store
+        keeps it under these, and serves it only for these.
     """
 
     seed: int | None
@@ -82,6 +86,7 @@ class NetworkSpectrum:
     outlier_count: int
     coordination_counts: np.ndarray
     fingerprint: str
+    inputs: dict
 
     @property
     def mean_coordination(self) -> float:

@@ -18,8 +18,9 @@ stored first, past :data:`DEFAULT_SIZE_LIMIT`). Where it lives:
 Nothing the store does can fail a computation. An entry is written with a
 checksum of its bytes and checked on every read: a truncated or corrupted one is
 deleted and reported as missing, so the caller recomputes it. A store that
-cannot be opened, or a write refused (a read-only or full disk, a lock held too
-long), warns once and the computation goes on without storing.
+cannot be opened, or a write refused (a read-only or full disk), warns once
+and the computation goes on without storing; a lock another process holds
+past ``LOCK_TIMEOUT`` makes a read count as missing and a write be skipped.
 
 Examples
 --------
@@ -40,6 +41,7 @@ import os
 import pickle
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 __all__ = [
@@ -64,9 +66,13 @@ STORE_ENVIRONMENT = "BPWIDGETS_STORE"
 #: 9 groups of vectors), so this holds the lecture grid many times over.
 DEFAULT_SIZE_LIMIT = 2**30
 
-#: Seconds a store operation waits for another process's lock before giving up (and the
-#: computation goes on without it).
-LOCK_TIMEOUT = 5.0
+#: Seconds a store operation waits for another process's lock before giving up: a read then
+#: counts as missing and a write is skipped, and the computation goes on without them.
+LOCK_TIMEOUT = 2.0
+
+#: Seconds writes are skipped at once after one waited in vain for a lock: a burst of writes
+#: (ten seeds) then costs one wait, not ten.
+LOCK_BACKOFF = 30.0
 
 #: Values refused for the store argument or the environment variable meaning "no store".
 _OFF = ("off", "false", "0", "none", "")
@@ -120,7 +126,8 @@ class ResultStore:
     def __init__(self, directory, *, size_limit=DEFAULT_SIZE_LIMIT):
         import diskcache
 
-        self.directory = Path(directory).expanduser()
+        # Resolved: the store's connections are opened per thread, from this path.
+        self.directory = Path(directory).expanduser().resolve()
         try:
             self._cache = diskcache.Cache(
                 str(self.directory), size_limit=int(size_limit), timeout=LOCK_TIMEOUT,
@@ -130,6 +137,7 @@ class ResultStore:
             raise OSError(f"cannot open a result store in {self.directory}: {error}") from error
         self._timeout = diskcache.Timeout
         self._writable = True
+        self._skip_until = 0.0
         self._lock = threading.Lock()
 
     def get(self, key: str):
@@ -139,7 +147,7 @@ class ResultStore:
         unpickle) is deleted, so that it is recomputed and stored afresh.
         """
         try:
-            blob = self._cache.get(key, default=None, retry=True)
+            blob = self._cache.get(key, default=None)
         except (OSError, sqlite3.Error, self._timeout) as error:
             _log.debug("result store: cannot read %s: %s", key, error)
             return None
@@ -153,18 +161,24 @@ class ResultStore:
         return value
 
     def put(self, key: str, value) -> bool:
-        """Store ``value`` under ``key``; False (and one warning) if the disk refuses it.
+        """Store ``value`` under ``key``; False if it was not stored.
 
-        After a refusal (a read-only or full disk, another process holding the
-        lock too long) the store only reads: nothing the caller computes is lost,
-        it is just not kept.
+        A lock held by another process past ``LOCK_TIMEOUT`` skips this write,
+        and the writes of the next ``LOCK_BACKOFF`` seconds.
+        After a refusal of the disk (read-only, full) the store only reads, with
+        one warning: nothing the caller computes is lost, it is just not kept.
         """
-        if not self._writable:
+        if not self._writable or time.monotonic() < self._skip_until:
             return False
         try:
-            self._cache.set(key, _pack(value), retry=True)
+            self._cache.set(key, _pack(value))
             return True
-        except (OSError, sqlite3.Error, self._timeout) as error:
+        except self._timeout:
+            self._skip_until = time.monotonic() + LOCK_BACKOFF
+            _log.info("result store %s: a write waited %s s for a lock held elsewhere; "
+                      "writes are skipped for %s s", self.directory, LOCK_TIMEOUT, LOCK_BACKOFF)
+            return False
+        except (OSError, sqlite3.Error) as error:
             with self._lock:
                 if self._writable:
                     self._writable = False
@@ -186,7 +200,7 @@ class ResultStore:
 
     def clear(self) -> None:
         """Remove every entry."""
-        self._cache.clear(retry=True)
+        self._cache.clear()
 
     def close(self) -> None:
         """Close the store's files (it reopens them on the next use)."""
@@ -194,7 +208,7 @@ class ResultStore:
 
     def _discard(self, key):
         try:
-            self._cache.delete(key, retry=True)
+            self._cache.delete(key)
         except (OSError, sqlite3.Error, self._timeout):
             pass
 
@@ -255,7 +269,7 @@ def open_store(store=None):
     if isinstance(store, (str, os.PathLike)):
         if isinstance(store, str) and store.strip().lower() in _OFF:
             return None
-        return _opened_store(Path(store).expanduser())
+        return _opened_store(Path(store).expanduser().resolve())
     raise TypeError(f"store must be a directory, a ResultStore, None or False; "
                     f"got {type(store).__name__}")
 
@@ -273,7 +287,7 @@ def default_store():
         return open_store(setting if setting.strip() else "off")
     import platformdirs
 
-    return _opened_store(Path(platformdirs.user_cache_dir("bpwidgets")) / "results")
+    return _opened_store((Path(platformdirs.user_cache_dir("bpwidgets")) / "results").resolve())
 
 
 def _opened_store(directory: Path):
