@@ -8,6 +8,8 @@ time a result (or an error) has been drawn.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import signal
 import socket
@@ -225,3 +227,15 @@ def drag_brush_omega(page, low, high):
     page.mouse.move(to_x(0.5 * (low + high)), y, steps=4)
     page.mouse.move(to_x(high), y, steps=4)
     page.mouse.up()
+
+
+def run_async(coroutine):
+    """``asyncio.run(coroutine)`` on a thread of its own, and its result.
+
+    Playwright's sync API, alive for the whole test session once a browser test
+    has run, keeps an event loop running in the main thread, where
+    ``asyncio.run`` refuses to start.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+

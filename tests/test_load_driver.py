@@ -9,14 +9,12 @@ new δ: its status line names it.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import math
 import sys
 
 import pytest
 
-from browser_helpers import ROOT
+from browser_helpers import ROOT, run_async
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -49,10 +47,7 @@ async def _one_move(url):
 
 
 def test_one_session_moves_delta(voila_url):
-    # A thread of its own: Playwright's sync API, alive for the whole test session, keeps
-    # an event loop running in the main thread, where asyncio.run() would refuse to start.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        seen = pool.submit(asyncio.run, _one_move(voila_url)).result()
+    seen = run_async(_one_move(voila_url))
     assert 0 < seen["load"] < PAGE_TIMEOUT
     before, after = seen["before"], seen["after"]
     assert before.kind == "ready" and before.delta == pytest.approx(0.2)

@@ -42,7 +42,7 @@ from bpwidgets.serve import (
     voila_arguments,
 )
 from bpwidgets.session.share import page_url
-from browser_helpers import ARTIFACTS, free_port, stop_voila, wait_for_server
+from browser_helpers import ARTIFACTS, free_port, run_async, stop_voila, wait_for_server
 
 #: Seconds a server may take to serve voila.js, and its pool to hold a started kernel.
 START_TIMEOUT = 90
@@ -197,7 +197,7 @@ def test_the_cap_refuses_a_visitor_and_holds_a_pool_start_back():
         with pytest.raises(ServerFull):
             await asyncio.wait_for(pool_start, 5)
 
-    asyncio.run(attempts())
+    run_async(attempts())
 
 
 def test_only_a_started_pool_kernel_is_handed_out_under_a_cap():
