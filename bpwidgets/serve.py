@@ -27,6 +27,8 @@ import socket
 import sys
 from pathlib import Path
 
+from .session.visitor import LIMITS_VARIABLE, VisitorLimits
+
 __all__ = [
     "CLASS_CONFIG", "DEFAULT_IP", "DEFAULT_PORT", "LIMITS_SECTION", "LIMITS_VARIABLE",
     "LIMIT_KEYS", "NOTEBOOK", "ROOT", "SERVER_DEFAULTS", "class_config", "class_settings", "main",
@@ -45,8 +47,6 @@ NOTEBOOK = ROOT / "notebooks" / "dashboard.ipynb"
 CLASS_CONFIG = ROOT / "voila-class.json"
 #: The section of ``voila-class.json`` that is not Voila's: limits of one visitor's request.
 LIMITS_SECTION = "BpwidgetsLimits"
-#: The environment variable that hands those limits to the kernels (JSON).
-LIMITS_VARIABLE = "BPWIDGETS_LIMITS"
 #: Keys of :data:`LIMITS_SECTION` -> keys of the JSON in :data:`LIMITS_VARIABLE`.
 LIMIT_KEYS = {"max_size": "size", "max_seeds": "seeds", "max_pins": "pins"}
 #: Culling when serving one user (``make app``): a kernel whose page is gone (closed
@@ -71,7 +71,7 @@ def class_settings(path: Path = CLASS_CONFIG):
     ----------
     path : Path
         A JSON file of traitlets sections (``voila-class.json``), with an optional
-        :data:`LIMITS_SECTION` of positive integers ``max_size``, ``max_seeds``, ``max_pins``.
+        :data:`LIMITS_SECTION` of integers ``max_size``, ``max_seeds``, ``max_pins``.
 
     Returns
     -------
@@ -84,7 +84,9 @@ def class_settings(path: Path = CLASS_CONFIG):
     Raises
     ------
     ValueError
-        On an unknown key in :data:`LIMITS_SECTION` or a value that is not a positive integer.
+        On an unknown key in :data:`LIMITS_SECTION`, or a value the kernels'
+        :class:`~bpwidgets.session.visitor.VisitorLimits` would refuse (a grid
+        below the smallest, no seeds, fewer than 0 pins).
     """
     from traitlets.config import Config
 
@@ -94,15 +96,13 @@ def class_settings(path: Path = CLASS_CONFIG):
     if unknown:
         raise ValueError(f"{path}: {LIMITS_SECTION} has no key(s) {unknown}; "
                          f"known: {sorted(LIMIT_KEYS)}")
-    limits = {}
-    for key, name in LIMIT_KEYS.items():
-        if key not in section:
-            continue
-        value = section[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{path}: {LIMITS_SECTION}.{key} = {value!r} is not a positive "
-                             "integer")
-        limits[name] = value
+    limits = {name: section[key] for key, name in LIMIT_KEYS.items() if key in section}
+    # Checked as the kernels will read them: a limit they would refuse (and then serve
+    # without any limit) stops the server here instead.
+    try:
+        VisitorLimits(**limits)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {LIMITS_SECTION}: {error}") from None
     return Config(raw), limits
 
 

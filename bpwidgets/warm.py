@@ -28,7 +28,8 @@ from .session.pipeline import Request, compute
 from .session.presets import PRESETS
 from .session.schema import Parameters, field_of
 
-__all__ = ["is_stored", "lecture_grid", "main", "warm"]
+__all__ = ["LECTURE_SEEDS", "LECTURE_SIZE", "is_stored", "lecture_grid", "main",
+           "slider_deltas", "warm"]
 
 #: The paper's size and seed count: what a lecture shows unless someone changes them.
 LECTURE_SIZE, LECTURE_SEEDS = 60, 10

@@ -69,10 +69,14 @@ def test_class_settings_hand_the_limits_to_the_kernels_not_to_voila(tmp_path):
     path.write_text(json.dumps({"Voila": {"port": 1}, LIMITS_SECTION: {"max_seeds": 3}}))
     voila_config, limits = class_settings(path)
     assert voila_config.Voila.port == 1 and limits == {"seeds": 3}
-    for bad in ({"max_seeds": 0}, {"max_seeds": "3"}, {"max_seeds": True}, {"seeds": 3}):
+    # Refused here exactly what the kernels would refuse (and then serve with no limit).
+    for bad in ({"max_seeds": 0}, {"max_seeds": "3"}, {"max_seeds": True}, {"seeds": 3},
+                {"max_size": 5}, {"max_pins": -1}):
         path.write_text(json.dumps({LIMITS_SECTION: bad}))
         with pytest.raises(ValueError, match=LIMITS_SECTION):
             class_settings(path)
+    path.write_text(json.dumps({LIMITS_SECTION: {"max_pins": 0}}))  # pinning off is a limit
+    assert class_settings(path)[1] == {"pins": 0}
 
 
 def test_class_settings_are_known_to_voila_and_free_unwatched_kernels():

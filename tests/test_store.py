@@ -346,3 +346,21 @@ def test_a_part_is_kept_only_under_its_own_inputs(tmp_path):
     store.put(dos_module._spectrum_key(other), part)
     assert dos_module._stored(store, other) is None
     assert dos_module._stored(store, part.inputs) is not None
+
+
+def test_the_stored_numbers_are_those_of_this_numerics_version():
+    """Pins one small part: if the numerics change, this fails until NUMERICS_VERSION is bumped.
+
+    Entries of an older version are never read (their keys differ), so a change
+    of the numbers without a new version would serve stale results. Rounded to
+    1e-6, far above the rounding differences between BLAS libraries.
+    """
+    from bpwidgets.core.dos import network_spectrum
+
+    part = network_spectrum(10, 0.3, connection="cutoff", spring="inverse", seed=0,
+                            moments=16, vectors=4, store=False)
+    assert store_module.NUMERICS_VERSION == 1
+    assert round(part.bound, 6) == 9.826809
+    assert round(part.debye_level, 6) == 0.233049
+    np.testing.assert_allclose(part.moments[:6], [0.99, -0.024212, -0.487639, -0.092655,
+                                                  0.008821, 0.103311], rtol=0, atol=2e-6)

@@ -196,8 +196,9 @@ class Dashboard(VBox, Listener):
             lambda change: change["new"] or self._guarded(self.session.refresh), "playing")
         self.lecture.projector.observe(
             lambda change: self._guarded(lambda: self._projector(change["new"])), "value")
-        self.tabs.observe(lambda change: change["new"] == _TOY_TAB and self.toy_tab.model,
-                          "selected_index")
+        self.tabs.observe(  # the toy model is built on its tab's first opening
+            lambda change: change["new"] == _TOY_TAB and self._guarded(lambda: self.toy_tab.model),
+            "selected_index")
         self.lecture.prepare_export.on_click(  # off the kernel's main thread, button disabled
             lambda _: self.lecture.prepare(lambda progress: prepare_shown(self, progress),
                                            background=self._background))

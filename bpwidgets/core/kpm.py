@@ -357,6 +357,9 @@ def _rescaled_moments(moments, ratios) -> np.ndarray:
     moments = np.asarray(moments, dtype=float)
     n_rows, n_moments = len(moments), moments.shape[-1]
     ratios = np.asarray(ratios, dtype=float)
+    # Past 1 the nodes leave [-1, 1], where the recurrence for T_n grows without bound.
+    if ratios.shape != (n_rows,) or not np.all((ratios > 0) & (ratios <= 1)):
+        raise ValueError(f"ratios must be one per row, each in (0, 1]; got {ratios}")
     nodes = np.cos(np.pi * (np.arange(n_moments) + 0.5) / n_moments)
     weighted = moments.reshape(n_rows, -1, n_moments).copy()
     weighted[..., 0] *= 0.5

@@ -186,7 +186,8 @@ class ReducedDOS:
         Raises
         ------
         ValueError
-            For no parts, or parts of different methods or numbers of moments.
+            For no parts, parts of different methods, numbers of moments or
+            sizes, or a scale that is not a positive finite number.
 
         Examples
         --------
@@ -202,12 +203,13 @@ class ReducedDOS:
             raise ValueError("spectra must be a non-empty sequence of NetworkSpectrum")
         first = spectra[0]
         if any(s.method != first.method or s.moments.size != first.moments.size
-               for s in spectra):
-            raise ValueError("the spectra must share their method and number of moments")
+               or s.n_nodes != first.n_nodes for s in spectra):
+            raise ValueError("the spectra must share their method, number of moments and "
+                             "number of nodes")
         top = max(s.bound for s in spectra)
         if scale is None:
             scale = top
-        elif scale < top:
+        elif _check_scale(scale) < top:
             scale = max(s.safe_bound for s in spectra)
         moment_rows = _at_bound(np.array([s.moments for s in spectra]), spectra, scale)
         spread = _joined_spread([None if s.spread is None else s.spread[None] for s in spectra])
