@@ -185,7 +185,7 @@ def test_the_dashboard_has_the_toy_model_as_its_second_tab():
 
     dashboard = Dashboard(size=10, delta=0.1, n_seeds=1, background=False)
     try:
-        assert dashboard.tabs.titles == ("Spring networks", "Toy model: 9 nodes")
+        assert dashboard.tabs.titles[:2] == ("Spring networks", "Toy model: 9 nodes")
         tab = dashboard.tabs.children[1]
         assert tab.children == ()  # built when opened, not with the first page
         dashboard.tabs.selected_index = 1

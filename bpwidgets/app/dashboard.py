@@ -27,12 +27,13 @@ from .lecture import LectureTools
 from .panelbase import hold
 from .panels import CoordinationPanel, DOSPanel, NetworkPanel
 from .style import status_html
+from .sweep_panel import SweepTab
 from .toy_panel import ToyTab
 
 __all__ = ["Dashboard"]
 
-#: Index of the toy model's tab, built when first selected.
-_TOY_TAB = 1
+#: Indices of the toy model's and the sweep's tabs, each built when first selected.
+_TOY_TAB, _SWEEP_TAB = 1, 2
 
 
 class Dashboard(VBox, Listener):
@@ -71,6 +72,8 @@ class Dashboard(VBox, Listener):
     network_panel, dos_panel, coordination_panel
     toy_model : ToyModel
         The second tab, built when the tab is first opened (or asked for).
+    sweep_tab : SweepTab
+        The third tab, the peak against δ (:mod:`~bpwidgets.app.sweep_panel`), built likewise.
     limits : VisitorLimits
     status : ipywidgets.HTML
         Plain-language status: the result shown, "computing ...", or an error.
@@ -94,6 +97,7 @@ class Dashboard(VBox, Listener):
         self.network_panel, self.dos_panel = NetworkPanel(), DOSPanel()
         self.coordination_panel = CoordinationPanel()
         self.toy_tab = ToyTab()  # built when opened: a quarter of the page's widgets
+        self.sweep_tab = SweepTab(lambda: self.controls.parameters, background=background)
         self.view = None
         self._page = page_url() if page is None else page
         self._syncing_selection, self._background = False, background
@@ -102,7 +106,8 @@ class Dashboard(VBox, Listener):
         # A grid that fits the window, the network below where it is narrow (app/layout.py).
         columns = networks_page([self.controls, self.status, self.summary, self.lecture],
                                 self.dos_panel, self.coordination_panel, self.network_panel)
-        self.tabs = Tab([columns, self.toy_tab], titles=("Spring networks", "Toy model: 9 nodes"))
+        self.tabs = Tab([columns, self.toy_tab, self.sweep_tab],
+                        titles=("Spring networks", "Toy model: 9 nodes", "Sweep: peak vs δ"))
         super().__init__([page_title(), stylesheet(), self.tabs])
         self.add_class("bp-dashboard")
         self._wire()
@@ -177,6 +182,8 @@ class Dashboard(VBox, Listener):
         # Widget.__del__ calls close(), possibly on a half-built instance.
         if getattr(self, "session", None) is not None:
             self.session.close()
+        if getattr(self, "sweep_tab", None) is not None:
+            self.sweep_tab.close()
         super().close()
 
     # -- wiring: widget -> session ----------------------------------------------------------
@@ -196,8 +203,9 @@ class Dashboard(VBox, Listener):
             lambda change: change["new"] or self._guarded(self.session.refresh), "playing")
         self.lecture.projector.observe(
             lambda change: self._guarded(lambda: self._projector(change["new"])), "value")
-        self.tabs.observe(  # the toy model is built on its tab's first opening
-            lambda change: change["new"] == _TOY_TAB and self._guarded(lambda: self.toy_tab.model),
+        built = {_TOY_TAB: lambda: self.toy_tab.model, _SWEEP_TAB: lambda: self.sweep_tab.panel}
+        self.tabs.observe(  # the toy model and the sweep are built on their tab's first opening
+            lambda change: change["new"] in built and self._guarded(built[change["new"]]),
             "selected_index")
         self.lecture.prepare_export.on_click(  # off the kernel's main thread, button disabled
             lambda _: self.lecture.prepare(lambda progress: prepare_shown(self, progress),
@@ -232,6 +240,7 @@ class Dashboard(VBox, Listener):
                 with hold(panel):
                     panel.set_projector(on)
             self.toy_tab.set_projector(on)
+            self.sweep_tab.set_projector(on)
         (self.add_class if on else self.remove_class)("bp-projector")
         self._update_link()
 

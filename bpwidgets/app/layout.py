@@ -150,6 +150,9 @@ _CSS = """<style>
 }
 .bp-toy-eps { width: min(100%, 34rem) !important; }
 
+/* -- the sweep's tab -- */
+.bp-sweep-controls { flex-wrap: wrap; gap: 4px; align-items: center; width: 100%; }
+
 /* -- projector mode on a low window: the controls fold into a bar above the panels -- */
 @media (max-height: COMPACT_MAX_HEIGHT_PXpx) {
   .bp-projector .bp-networks {
