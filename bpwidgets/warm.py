@@ -1,9 +1,9 @@
 """Fill the result store for a lecture: ``python -m bpwidgets.warm``.
 
 Computes, once, everything a class will ask for and keeps it in the shared
-result store (:mod:`bpwidgets.core.store`): every δ of the slider at the
-paper's size (L = 60, 10 seeds) for both connection rules and both spring
-laws, and every preset with its pinned curves. Each is computed exactly as the
+result store (:mod:`bpwidgets.core.store`): every δ of the slider and of the
+sweep tab at the paper's size (L = 60, 10 seeds) for both connection rules and
+both spring laws, and every preset with its pinned curves. Each is computed exactly as the
 dashboard computes it, so every page that asks for one of them afterwards
 reads it instead of computing. What is stored already is skipped, so a second
 run costs seconds.
@@ -53,7 +53,8 @@ def slider_deltas() -> tuple:
 
 
 def lecture_grid(size=LECTURE_SIZE, seeds=LECTURE_SEEDS) -> list:
-    """The dashboard states of a lecture: each slider δ for every model, then the presets.
+    """The dashboard states of a lecture: each slider δ, and each δ of the sweep tab, for
+    every model, then the presets.
 
     Parameters
     ----------
@@ -69,13 +70,16 @@ def lecture_grid(size=LECTURE_SIZE, seeds=LECTURE_SEEDS) -> list:
     --------
     >>> grid = lecture_grid()
     >>> len(grid), grid[0].delta, grid[0].size, grid[0].n_seeds
-    (204, 0.0, 60, 10)
+    (240, 0.0, 60, 10)
     """
+    from .app.sweep_panel import DEFAULT_DELTAS
+
+    deltas = sorted(set(slider_deltas()) | set(DEFAULT_DELTAS))
     states = [
         Parameters(size=size, delta=delta, n_seeds=seeds, connection=connection, spring=spring)
         for connection in CONNECTIONS
         for spring in SPRINGS
-        for delta in slider_deltas()
+        for delta in deltas
     ]
     for preset in PRESETS.values():
         states.extend((preset.parameters, *preset.pinned_parameters()))
@@ -168,12 +172,11 @@ def main(argv=None) -> int:
     options = parser.parse_args(argv)
     if options.store is not None:
         os.environ[STORE_ENVIRONMENT] = options.store
-    try:
-        states = lecture_grid(options.size, options.seeds)
-        for state in states:
-            state.checked()
+    try:  # the size and seeds asked for, as the controls allow them
+        Parameters(size=options.size, n_seeds=options.seeds).checked()
     except ValueError as error:
         parser.error(str(error))
+    states = lecture_grid(options.size, options.seeds)
     progress = None if options.quiet else _progress_bar(sys.stderr)
     try:
         summary = warm(states, progress=progress)

@@ -7,13 +7,14 @@ import pytest
 import bpwidgets.core.dos as dos_module
 import bpwidgets.session.pipeline as pipeline
 from bpwidgets.app import Dashboard
+from bpwidgets.app.sweep_panel import DEFAULT_DELTAS
 from bpwidgets.core.store import open_store
 from bpwidgets.session.presets import PRESETS
 from bpwidgets.session.schema import Parameters
 from bpwidgets.warm import is_stored, lecture_grid, main, slider_deltas, warm
 
 
-def test_the_lecture_grid_is_every_slider_delta_of_every_model_and_every_preset():
+def test_the_lecture_grid_is_every_delta_of_the_slider_and_sweep_tab_and_every_preset():
     grid = lecture_grid()
     assert len(set(grid)) == len(grid)
     models = {(p.connection, p.spring) for p in grid}
@@ -21,7 +22,7 @@ def test_the_lecture_grid_is_every_slider_delta_of_every_model_and_every_preset(
     for connection, spring in models:
         deltas = {p.delta for p in grid if (p.connection, p.spring) == (connection, spring)
                   and (p.size, p.n_seeds, p.first_seed) == (60, 10, 0)}
-        assert deltas == set(slider_deltas())
+        assert deltas == set(slider_deltas()) | set(DEFAULT_DELTAS)  # the slider's, the tab's
     for preset in PRESETS.values():
         assert preset.parameters in grid
         assert set(preset.pinned_parameters()) <= set(grid)

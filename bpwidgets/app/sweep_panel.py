@@ -6,7 +6,7 @@ springs, 1/r or constant stiffness) and the error bars over the seeds. "Run
 sweep" calls :func:`bpwidgets.sweep.sweep` once per point, off the kernel's
 thread, so the plot fills in as the points arrive; each call reads the result
 store first, so what the dashboard or ``python -m bpwidgets.warm`` stored (the
-δ on the slider's steps of 0.01) is read, not computed. Size and seeds are the
+slider's δ and this tab's) is read, not computed. Size and seeds are the
 dashboard's current ones, and the
 moments and random vectors are the dashboard's too, so both read the same
 entries of the store.
