@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from bqplot import Lines
+from ipywidgets import VBox
 
 from .style import held
 
@@ -20,6 +21,7 @@ __all__ = [
     "PROJECTOR_LINE_FACTOR",
     "PROJECTOR_TEXT_PX",
     "PROJECTOR_TICK_PX",
+    "LazyTab",
     "Projectable",
     "box_sample",
     "hold",
@@ -146,3 +148,66 @@ def legend_item(sample, text) -> str:
         f'<span style="white-space:nowrap">{sample} {html.escape(first)}</span> '
         f"{html.escape(rest)}</span>"
     )
+
+
+class LazyTab(VBox):
+    """A dashboard tab that stays empty until its content is first asked for.
+
+    Nobody sees a tab before opening it, so the first page is sent without its
+    widgets; the dashboard asks for :attr:`content` when the tab is selected.
+
+    Parameters
+    ----------
+    build : callable
+        Makes the content: a widget with ``set_projector(on)``.
+    css_class : str
+        The tab's class on the page.
+
+    Examples
+    --------
+    >>> from ipywidgets import HTML
+    >>> class Text(HTML, Projectable):
+    ...     def __init__(self, value):
+    ...         super().__init__(value)
+    ...         self._remember_styles([(self, "style", {"font_size": "24px"})])
+    >>> tab = LazyTab(lambda: Text("hello"), "bp-demo-tab")
+    >>> tab.built, len(tab.children)
+    (False, 0)
+    >>> tab.set_projector(True)
+    >>> tab.content.value, tab.built, tab.children == (tab.content,)
+    ('hello', True, True)
+    >>> tab.content.style.font_size  # built in the tab's projector mode
+    '24px'
+    """
+
+    def __init__(self, build, css_class):
+        super().__init__([])
+        self.add_class(css_class)
+        self._build = build
+        self._content = None
+        self._projector = False
+
+    @property
+    def built(self) -> bool:
+        """Whether the content has been built."""
+        return self._content is not None
+
+    @property
+    def content(self):
+        """The content, built (in the tab's current projector mode) on first access."""
+        if self._content is None:
+            self._content = self._build()
+            self._content.set_projector(self._projector)
+            self.children = (self._content,)
+        return self._content
+
+    def set_projector(self, on: bool):
+        """Projector look for the content, now if it is built, else when it is."""
+        self._projector = bool(on)
+        if self._content is not None:
+            self._content.set_projector(on)
+
+    def close(self):
+        if getattr(self, "_content", None) is not None:
+            self._content.close()
+        super().close()

@@ -28,7 +28,7 @@ from ipywidgets import HTML, Button, HBox, Layout, ToggleButtons, VBox
 
 from ..core.network import CONNECTIONS, SPRINGS
 from ..session.worker import LatestWorker
-from .panelbase import Projectable, legend_item, line_sample
+from .panelbase import LazyTab, Projectable, legend_item, line_sample
 from .style import FIGURE_OPTIONS, held, status_html
 
 __all__ = ["DEFAULT_DELTAS", "FAMILIES", "SweepPanel", "SweepTab", "sweep_client"]
@@ -292,8 +292,10 @@ class SweepPanel(VBox, Projectable):
         self.status.value = status_html(text, kind, "bp-sweep-status")
 
 
-class SweepTab(VBox):
+class SweepTab(LazyTab):
     """The dashboard's sweep tab: empty until the panel is first asked for.
+
+    Parameters are those of :class:`SweepPanel`.
 
     Examples
     --------
@@ -306,37 +308,10 @@ class SweepTab(VBox):
     """
 
     def __init__(self, parameters, *, background=True, deltas=DEFAULT_DELTAS):
-        super().__init__([])
-        self.add_class("bp-sweep-tab")
-        self._options = dict(background=background, deltas=deltas)
-        self._parameters = parameters
-        self._panel = None
-        self._projector = False
+        super().__init__(lambda: SweepPanel(parameters, background=background, deltas=deltas),
+                         "bp-sweep-tab")
 
-    @property
-    def built(self) -> bool:
-        """Whether the panel has been built."""
-        return self._panel is not None
-
-    @property
-    def panel(self) -> SweepPanel:
-        """The sweep panel, built (in the tab's projector mode) on first access."""
-        if self._panel is None:
-            self._panel = SweepPanel(self._parameters, **self._options)
-            self._panel.set_projector(self._projector)
-            self.children = (self._panel,)
-        return self._panel
-
-    def set_projector(self, on: bool):
-        """Projector look for the panel, now if it is built, else when it is."""
-        self._projector = bool(on)
-        if self._panel is not None:
-            self._panel.set_projector(on)
-
-    def close(self):
-        if getattr(self, "_panel", None) is not None:
-            self._panel.close()
-        super().close()
+    panel = property(lambda self: self.content, doc="The sweep panel, built on first access.")
 
 
 def _error_paths(x, values, errors):

@@ -18,7 +18,7 @@ from bqplot import Axis, Figure, Label, LinearScale, Lines, Scatter
 from ipywidgets import HTML, Button, Dropdown, FloatLogSlider, HBox, Layout, VBox
 
 from ..views.plotdata import coordination_colors
-from .panelbase import PROJECTOR_TEXT_PX, Projectable
+from .panelbase import PROJECTOR_TEXT_PX, LazyTab, Projectable
 from ..views.toyplot import (
     DEFAULT_EPS,
     TOY_NODES,
@@ -362,7 +362,7 @@ class ToyModel(Projectable, VBox):
         self.status.value = status_html(text, kind, "bp-toy-status")
 
 
-class ToyTab(VBox):
+class ToyTab(LazyTab):
     """The dashboard's toy-model tab: empty until the model is first asked for.
 
     The model is a quarter of the page's widgets and nobody sees it before opening
@@ -382,30 +382,9 @@ class ToyTab(VBox):
     """
 
     def __init__(self):
-        super().__init__([])
-        self.add_class("bp-toy-tab")
-        self._model = None
-        self._projector = False
+        super().__init__(ToyModel, "bp-toy-tab")
 
-    @property
-    def built(self) -> bool:
-        """Whether the model has been built."""
-        return self._model is not None
-
-    @property
-    def model(self) -> ToyModel:
-        """The toy model, built (in the tab's current projector mode) on first access."""
-        if self._model is None:
-            self._model = ToyModel()
-            self._model.set_projector(self._projector)
-            self.children = (self._model,)
-        return self._model
-
-    def set_projector(self, on: bool):
-        """Projector look for the model, now if it is built, else when it is."""
-        self._projector = bool(on)
-        if self._model is not None:
-            self._model.set_projector(on)
+    model = property(lambda self: self.content, doc="The toy model, built on first access.")
 
 
 def _verticals(positions, top):

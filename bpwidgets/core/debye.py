@@ -133,7 +133,11 @@ def debye_level(network: Network) -> float:
 
 
 def _debye_levels(stack) -> np.ndarray:
-    tensors = _stiffness_tensors(stack)
+    return _levels_of(_stiffness_tensors(stack))
+
+
+def _levels_of(tensors) -> np.ndarray:
+    """Debye levels ``1 / (2 pi sqrt(det sigma))`` of stiffness tensors, shape (n, 2, 2)."""
     return 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(tensors)))
 
 

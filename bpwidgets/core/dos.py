@@ -28,7 +28,7 @@ import scipy.linalg
 import scipy.special
 
 from . import parallel
-from .debye import _stiffness_tensors
+from .debye import _levels_of, _stiffness_tensors
 from .kpm import (
     DEFAULT_GRID_POINTS,
     DEFAULT_MOMENTS,
@@ -44,7 +44,7 @@ from .kpm import (
     default_vectors,
 )
 from .limits import _check_memory
-from .linalg import _check_networks, _stacks
+from .linalg import ESCAPE_MAGNITUDE, _check_networks, _stacks
 from .outliers import _bulk_bounds, _exact_counterparts
 from .result import NetworkSpectrum, ReducedDOS
 from .store import open_store, result_key
@@ -560,7 +560,7 @@ def _network_spectra(networks, method, n_moments, n_vectors) -> list:
         averages = np.concatenate([moments for moments, _ in parts])
         bounds = np.concatenate([used for _, used in parts])
         rows, spread = averages[:, 0], list(averages[:, 1:])
-    levels = 1.0 / (2.0 * np.pi * np.sqrt(np.linalg.det(tensors)))
+    levels = _levels_of(tensors)
     return [
         NetworkSpectrum(
             seed=network.seed, n_nodes=network.n_nodes, method=method,
@@ -584,14 +584,14 @@ def _stack_moments(stack, bounds, safe, n_moments, n_vectors, deflation):
     Everything computed from ``T_n(H~)`` stays of order 1 while a network's
     spectrum lies within its bound; one above it makes ``|T_n|`` grow past x = 1,
     in single precision up to overflow (NaN). A network whose mean moments exceed
-    1.5 in magnitude is computed again with its Gershgorin bound, which no
+    ``ESCAPE_MAGNITUDE`` in magnitude is computed again with its Gershgorin bound, which no
     eigenvalue exceeds; the others' rows come out the same, each network being
     computed on its own.
     """
     bounds = np.array(bounds, dtype=float)
     with np.errstate(over="ignore", invalid="ignore"):
         moments = _kpm_moments(stack, bounds, n_moments, n_vectors, deflation)
-        escaped = ~np.all(np.abs(moments[:, 0]) <= 1.5, axis=1)
+        escaped = ~np.all(np.abs(moments[:, 0]) <= ESCAPE_MAGNITUDE, axis=1)
     if escaped.any():
         bounds[escaped] = safe[escaped]
         moments = _kpm_moments(stack, bounds, n_moments, n_vectors, deflation)

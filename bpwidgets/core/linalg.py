@@ -34,6 +34,7 @@ from . import parallel
 from .network import Network, _check_network
 
 __all__ = [
+    "ESCAPE_MAGNITUDE",
     "LANCZOS_SEED",
     "LANCZOS_STEPS",
     "SCALE_SAFETY",
@@ -43,6 +44,11 @@ __all__ = [
 #: Lanczos steps for the upper spectral bound, and the safety factor applied to it.
 LANCZOS_STEPS = 40
 SCALE_SAFETY = 1.02
+
+#: Largest magnitude of a Chebyshev moment (or of anything computed from ``T_n(H~)``)
+#: taken to mean the spectrum lay within the bound: past 1.5 an eigenvalue escaped it and
+#: ``|T_n|`` grows with n (docs/physics.md, "Computing the DOS fast").
+ESCAPE_MAGNITUDE = 1.5
 
 #: Seed of the Lanczos start vector: results are reproducible run to run.
 LANCZOS_SEED = 0
@@ -307,12 +313,12 @@ def _within_bound(compute, stacks, scale, magnitude=np.abs):
     Everything computed from ``T_n(H~)`` stays of order 1 while the spectrum lies
     within [0, scale]; an eigenvalue above the bound makes ``|T_n|`` grow past
     x = 1, in single precision up to overflow (NaN). If any ``magnitude`` of the
-    result exceeds 1.5 it is computed again with the networks' Gershgorin
+    result exceeds ``ESCAPE_MAGNITUDE`` it is computed again with the networks' Gershgorin
     bound, which no eigenvalue exceeds.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         result = compute(scale)
-        if np.all(magnitude(result) <= 1.5):
+        if np.all(magnitude(result) <= ESCAPE_MAGNITUDE):
             return result, scale
     scale = _safe_bound(stacks)
     return compute(scale), scale
