@@ -47,7 +47,7 @@ def _peak_rss() -> int:
 
 def traced_task_memory(point, seed, moments, vectors) -> int:
     """Peak bytes allocated while one network's part is built and computed (no store)."""
-    from bpwidgets.sweep import _network_task
+    from bpwidgets.sweep.run import _network_task
 
     tracemalloc.start()
     try:

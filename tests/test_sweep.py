@@ -23,7 +23,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-import bpwidgets.sweep as sweep_module
+import bpwidgets.sweep.cli as sweep_cli
+import bpwidgets.sweep.cluster as sweep_cluster
+import bpwidgets.sweep.dataset as sweep_dataset
+import bpwidgets.sweep.grid as sweep_grid
+import bpwidgets.sweep.run as sweep_run
 from bpwidgets import (
     boson_peak_of,
     build_network,
@@ -32,7 +36,7 @@ from bpwidgets import (
     reduced_dos,
 )
 from bpwidgets.core.analysis import DOS_MOMENTS
-from bpwidgets.core.store import open_store
+from bpwidgets.core.store import ResultStore, open_store
 from bpwidgets.sweep import (
     DEFAULT_OMEGA,
     SCHEDULER_ENVIRONMENT,
@@ -208,13 +212,13 @@ def test_a_failing_point_is_reported_and_marked_never_zero(client, tmp_path, cap
 
 def test_a_point_with_one_failed_seed_keeps_the_others_and_is_missing(tmp_path):
     """The dataset of a partial point: its seeds' values kept, its own values NaN."""
-    grid = sweep_module._checked_grid(0.3, 40, "cutoff", "inverse", 3, DOS_MOMENTS)
+    grid = sweep_grid._checked_grid(0.3, 40, "cutoff", "inverse", 3, DOS_MOMENTS)
     points = dict(grid.points())
     (index,) = points
-    parts = {(index, s): sweep_module._network_task(points[index], s, DOS_MOMENTS,
-                                                   grid.vectors(points[index]), False).spectrum
+    parts = {(index, s): sweep_run._network_task(points[index], s, DOS_MOMENTS,
+                                                grid.vectors(points[index]), False).spectrum
              for s in (0, 2)}
-    data = sweep_module._dataset(grid, points, DEFAULT_OMEGA, parts)
+    data = sweep_dataset._dataset(grid, points, DEFAULT_OMEGA, parts)
     assert data.done.values.tolist() == [True, False, True]
     assert bool(data.reduced_dos.sel(seed=1).isnull().all())
     assert not bool(data.reduced_dos.sel(seed=[0, 2]).isnull().any())
@@ -280,6 +284,55 @@ def test_an_interrupted_sweep_resumes_and_a_repeated_one_is_free(client, tmp_pat
     assert_same_numbers(again, serial)
 
 
+class CountingStore(ResultStore):
+    """A result store on disk that counts its reads and writes."""
+
+    def __init__(self, directory):
+        super().__init__(directory)
+        self.reads = self.writes = 0
+
+    def get(self, key):
+        self.reads += 1
+        return super().get(key)
+
+    def put(self, key, value):
+        self.writes += 1
+        return super().put(key, value)
+
+
+def test_a_task_reads_the_store_once_then_computes_and_stores(tmp_path):
+    store = CountingStore(tmp_path)
+    grid = sweep_grid._checked_grid(0.3, 20, "cutoff", "inverse", 2, DOS_MOMENTS)
+    ((_, point),) = grid.points()
+    task = (point, 1, DOS_MOMENTS, grid.vectors(point))
+    computed = sweep_run._network_task(*task, store)
+    assert computed.computed and (store.reads, store.writes) == (1, 1)
+    read = sweep_run._network_task(*task, store)
+    assert not read.computed and (store.reads, store.writes) == (2, 1)
+    assert read.spectrum.fingerprint == computed.spectrum.fingerprint
+    assert np.array_equal(read.spectrum.moments, computed.spectrum.moments)
+    # What the task stored is the part network_spectrum computes for that seed.
+    alone = network_spectrum(20, 0.3, connection="cutoff", spring="inverse", seed=1,
+                             moments=DOS_MOMENTS, vectors=grid.vectors(point), store=False)
+    assert np.array_equal(alone.moments, computed.spectrum.moments)
+
+
+def test_a_sweep_reads_each_network_once_on_the_client_and_once_in_its_task(tmp_path):
+    """4 networks: the client's look-up and the task's, then one write each; again, the
+    client's look-up alone. The numbers are those of a sweep without a store."""
+    grid = dict(delta=[0.2, 0.3], size=20, seeds=2, client=False, progress=False)
+    store = CountingStore(tmp_path)
+    first = sweep(**grid, store=store)
+    assert first.attrs["computed"] == 4
+    assert (store.reads, store.writes) == (2 * 4, 4)
+    again = sweep(**grid, store=store)
+    assert again.attrs["from_store"] == 4
+    assert (store.reads, store.writes) == (3 * 4, 4)
+    reference = sweep(**grid, store=False)
+    assert_same_numbers(first, reference)
+    assert_same_numbers(again, reference)
+
+
 def test_the_sweep_and_reduced_dos_share_the_stores_entries(client, tmp_path):
     sweep(delta=0.25, size=40, seeds=3, client=client, store=tmp_path, progress=False)
     assert len(open_store(tmp_path)) == 3
@@ -318,14 +371,14 @@ def test_the_scheduler_named_in_the_environment_is_used(client, monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENVIRONMENT, client.scheduler.address)
     data = sweep(delta=0.3, size=20, seeds=2, store=False, progress=False)
     assert data.attrs["engine"] == client.scheduler.address
-    assert sweep_module._local == {}
+    assert sweep_cluster._local == {}
 
 
 def test_a_server_can_forbid_a_cluster_per_page(monkeypatch):
     monkeypatch.setenv(SCHEDULER_ENVIRONMENT, "off")
     with pytest.raises(RuntimeError, match="may not start a cluster"):
         sweep(delta=0.3, size=20, seeds=1, store=False, progress=False)
-    assert sweep_module._local == {}
+    assert sweep_cluster._local == {}
     # A serial sweep, or one given a client, is still allowed.
     assert sweep(delta=0.3, size=20, seeds=1, client=False, store=False,
                  progress=False).attrs["computed"] == 1
@@ -341,7 +394,7 @@ def test_one_local_cluster_per_process_whatever_the_number_of_sweeps(monkeypatch
         pids = set(first.run(os.getpid).values())
     finally:
         close_local_cluster()
-    assert sweep_module._local == {}
+    assert sweep_cluster._local == {}
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -362,7 +415,7 @@ def test_a_cluster_of_a_kind_is_started_from_the_configuration_and_stopped(monke
     module = types.ModuleType("stand_in_jobqueue")
     module.SLURMCluster = ConfiguredCluster
     monkeypatch.setitem(sys.modules, "stand_in_jobqueue", module)
-    monkeypatch.setitem(sweep_module.CLUSTER_KINDS, "slurm", "stand_in_jobqueue:SLURMCluster")
+    monkeypatch.setitem(sweep_cluster.CLUSTER_KINDS, "slurm", "stand_in_jobqueue:SLURMCluster")
     data = sweep(delta=0.3, size=20, seeds=2, client="slurm", workers=1, store=False,
                  progress=False)
     (cluster,) = made
@@ -431,7 +484,7 @@ def test_value_ranges_include_their_end_and_are_rounded():
     assert value_range(0, 0.45, 0.025)[-1] == 0.45
     assert len(value_range(0, 0.45, 0.025)) == 19
     assert value_range(0, 0.3, 0.1) == (0.0, 0.1, 0.2, 0.3)  # 3 * 0.1 is 0.3, as typed
-    assert sweep_module._parameter_values("100:300:100", int) == [100, 200, 300]
+    assert sweep_cli._parameter_values("100:300:100", int) == [100, 200, 300]
 
 
 def test_progress_in_a_terminal_and_the_counts_at_the_end(capsys):

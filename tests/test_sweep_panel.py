@@ -1,8 +1,14 @@
-"""The dashboard's sweep tab without a browser: built lazily, filled by the sweep, no cluster."""
+"""The dashboard's sweep tab without a browser: built lazily, filled by the sweep, no cluster.
+
+Where a shared scheduler is named, a real 2-worker LocalCluster (one thread
+each, closed at the end) stands for it: the tab holds one client to it.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from unittest import mock
 
 import numpy as np
@@ -10,6 +16,8 @@ import pytest
 
 import bpwidgets.core.dos
 import bpwidgets.sweep
+import bpwidgets.sweep.cluster
+import bpwidgets.sweep.run
 from bpwidgets.app import Dashboard
 from bpwidgets.app.sweep_panel import (
     DEFAULT_DELTAS,
@@ -19,7 +27,7 @@ from bpwidgets.app.sweep_panel import (
     sweep_client,
 )
 from bpwidgets.session import Parameters
-from bpwidgets.sweep import sweep, value_range
+from bpwidgets.sweep import make_local_cluster, sweep, value_range
 from bpwidgets.warm import warm
 
 #: Small and quick, yet with peaks at some points and none at others (L = 10 has none).
@@ -45,8 +53,8 @@ def no_cluster(monkeypatch):
 
     monkeypatch.setattr(distributed, "LocalCluster", refuse)
     monkeypatch.setattr(distributed, "Client", refuse)
-    monkeypatch.setattr(bpwidgets.sweep, "make_local_cluster", refuse)
-    monkeypatch.setattr(bpwidgets.sweep, "local_client", refuse)
+    monkeypatch.setattr(bpwidgets.sweep.cluster, "make_local_cluster", refuse)
+    monkeypatch.setattr(bpwidgets.sweep.cluster, "local_client", refuse)
 
 
 @pytest.fixture
@@ -149,23 +157,23 @@ def test_a_warmed_store_fills_the_plot_without_computing(panel, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a network was built")
 
-    monkeypatch.setattr(bpwidgets.core.dos, "build_networks", refuse)
-    panel.run()
+    with monkeypatch.context() as patch:  # after it may the expected numbers be computed
+        patch.setattr(bpwidgets.core.dos, "build_networks", refuse)
+        panel.run()
     assert panel.counts["computed"] == 0 and panel.counts["from_store"] == 12 * SEEDS
     assert "12 of 12 points, 0 failed" in panel.progress.value
-    monkeypatch.undo()  # only now may the expected numbers be computed
     np.testing.assert_array_equal(panel.results["peak_excess"], _expected()["peak_excess"])
 
 
 def test_an_error_in_a_point_is_shown_on_the_status_line(panel, monkeypatch):
-    original = bpwidgets.sweep._network_task
+    original = bpwidgets.sweep.run._network_task
 
     def failing(point, *args):
         if point.delta == 0.2 and point.connection == "cutoff":
             raise RuntimeError("the disk is full")
         return original(point, *args)
 
-    monkeypatch.setattr(bpwidgets.sweep, "_network_task", failing)
+    monkeypatch.setattr(bpwidgets.sweep.run, "_network_task", failing)
     panel.run()
     assert "12 of 12 points, 2 failed" in panel.progress.value
     assert "the disk is full" in panel.status.value and "error" in panel.status.value
@@ -211,3 +219,105 @@ def test_the_sweep_runs_off_the_kernels_thread(store, no_cluster):
         assert "4 of 4 points" in tab.panel.progress.value
     finally:
         tab.close()
+
+
+# --------------------------------------------------------------------------- a shared scheduler
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A 2-worker LocalCluster (processes, one thread each): the server's shared scheduler."""
+    import distributed
+
+    cluster = make_local_cluster(2)
+    pids = set()
+    try:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=60)
+            pids = set(client.run(os.getpid).values())
+        yield cluster
+    finally:
+        cluster.close()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids), "worker processes still running"
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _connections(cluster) -> list:
+    """Every client that has connected to the cluster's scheduler, in order."""
+    return [message["client"] for _, message in cluster.scheduler.get_events("all")
+            if message.get("action") == "add-client"]
+
+
+def _connected_now(cluster, client_id, timeout=10) -> bool:
+    """Whether the scheduler still holds the client, waiting for a closing one to go."""
+    deadline = time.monotonic() + timeout
+    while client_id in cluster.scheduler.clients and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return client_id in cluster.scheduler.clients
+
+
+@pytest.fixture
+def shared(scheduler, store, monkeypatch):
+    """The scheduler named in BPWIDGETS_SCHEDULER, as on a class server."""
+    monkeypatch.setenv("BPWIDGETS_SCHEDULER", scheduler.scheduler_address)
+    return scheduler
+
+
+def test_on_a_shared_scheduler_the_panel_keeps_one_client(shared, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network was built in the kernel")
+
+    before = _connections(shared)
+    panel = SweepPanel(lambda: Parameters(size=SIZE, n_seeds=SEEDS), deltas=DELTAS,
+                       background=False)
+    try:
+        # In the kernel only: the workers are processes of their own, and compute.
+        with monkeypatch.context() as patch:
+            patch.setattr(bpwidgets.core.dos, "build_networks", refuse)
+            panel.run()
+            assert "12 of 12 points, 0 failed" in panel.progress.value
+            assert panel.counts["computed"] == 12 * SEEDS
+            panel.run()  # every point from the store now, through the same client
+        assert panel.counts["from_store"] == 12 * SEEDS and panel.counts["done"] == 12
+        opened = _connections(shared)[len(before):]
+        assert len(opened) == 1, f"{len(opened)} connections for 12 points, run twice"
+        assert opened[0] in shared.scheduler.clients  # kept between the runs
+    finally:
+        panel.close()
+    assert not _connected_now(shared, opened[0]), "the panel's client outlived the panel"
+    np.testing.assert_array_equal(panel.results["peak_excess"], _expected()["peak_excess"])
+
+
+def test_closing_the_tab_or_the_dashboard_closes_the_client(shared):
+    before = _connections(shared)
+    tab = SweepTab(lambda: Parameters(size=SIZE, n_seeds=SEEDS), deltas=DELTAS[:1])
+    try:
+        tab.panel.run()  # on the tab's own thread
+        assert tab.panel.wait(120)
+        assert "4 of 4 points, 0 failed" in tab.panel.progress.value
+        (client_id,) = _connections(shared)[len(before):]
+        assert client_id in shared.scheduler.clients
+    finally:
+        tab.close()
+    assert not _connected_now(shared, client_id)
+    dashboard = Dashboard(size=SIZE, n_seeds=SEEDS, background=False)
+    try:
+        dashboard.tabs.selected_index = 2
+        before = _connections(shared)
+        client = dashboard.sweep_tab.panel._connection()  # what the first point uses
+        (client_id,) = _connections(shared)[len(before):]
+        assert client.id == client_id
+    finally:
+        dashboard.close()
+    assert not _connected_now(shared, client_id)
+    assert client.status == "closed"

@@ -13,14 +13,18 @@ entries of the store.
 
 A page never starts a cluster of its own: the points are computed on the
 scheduler named by ``BPWIDGETS_SCHEDULER`` when one is named, else in this
-kernel (``client=False``). :mod:`bpwidgets.sweep`, and with it Dask and xarray,
-is imported when a sweep first runs, not with the page. :class:`SweepTab` is
+kernel (``client=False``). On a scheduler, the panel opens one client when it
+first sweeps and gives it to every point of every run, so a page holds one
+connection, not one per point; it is closed with the panel (the tab, the
+dashboard). :mod:`bpwidgets.sweep`, and with it Dask and xarray, is imported
+when a sweep first runs, not with the page. :class:`SweepTab` is
 the dashboard's tab, which builds the panel the first time it is asked for.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 from bqplot import Axis, Figure, LinearScale, Lines
@@ -53,9 +57,11 @@ def sweep_client():
 
     None (the sweep connects to the scheduler) when ``BPWIDGETS_SCHEDULER``
     names one; False (this kernel, no Dask) when it is unset or forbids a
-    cluster (``off``). A page never starts a local cluster.
+    cluster (``off``). A page never starts a local cluster. (:class:`SweepPanel`
+    connects to that scheduler itself, once, and passes its client instead of
+    None.)
     """
-    from ..sweep import _NO_LOCAL_CLUSTER, SCHEDULER_ENVIRONMENT
+    from ..sweep.cluster import _NO_LOCAL_CLUSTER, SCHEDULER_ENVIRONMENT
 
     setting = os.environ.get(SCHEDULER_ENVIRONMENT, "").strip()
     if not setting or setting.lower() in _NO_LOCAL_CLUSTER:
@@ -98,6 +104,11 @@ class SweepPanel(VBox, Projectable):
         self.deltas = tuple(float(d) for d in deltas)
         self._worker = LatestWorker(background=background, on_failure=self._failed)
         self._running = False
+        # The shared scheduler's client: opened on the worker thread by the first sweep
+        # that needs it, closed (on the kernel's thread) by close().
+        self._client_lock = threading.Lock()
+        self._client = self._client_address = None
+        self._closed = False
         self._build_figure()
         self.quantity = ToggleButtons(options=[("height", "excess"), ("position ω", "omega")],
                                       value="excess", description="Peak",
@@ -182,21 +193,52 @@ class SweepPanel(VBox, Projectable):
         return self._worker.wait(timeout)
 
     def close(self):
-        """Stop the sweep's thread after the point under way, and close the widgets."""
+        """Stop the sweep's thread after the point under way, close its client and the widgets."""
         if getattr(self, "_worker", None) is not None:
             self._worker.close()
+        if getattr(self, "_client_lock", None) is not None:
+            with self._client_lock:
+                self._closed = True
+                client, self._client = self._client, None
+            if client is not None:
+                client.close()
         super().close()
+
+    def _connection(self):
+        """``client`` of every point: False (this kernel), or the scheduler's one client.
+
+        The client is opened on first use and kept for every later point and
+        run; a new address in ``BPWIDGETS_SCHEDULER``, or a client Dask has
+        closed (a lost scheduler), is replaced.
+        """
+        if sweep_client() is False:
+            return False
+        from distributed import Client
+
+        from ..sweep.cluster import SCHEDULER_ENVIRONMENT
+
+        address = os.environ[SCHEDULER_ENVIRONMENT].strip()
+        with self._client_lock:
+            if self._closed:
+                raise RuntimeError("the sweep panel is closed")
+            if self._client is not None and (address != self._client_address
+                                             or self._client.status == "closed"):
+                self._client.close()
+                self._client = None
+            if self._client is None:
+                self._client = Client(address, set_as_default=False)
+                self._client_address = address
+            return self._client
 
     def _points(self, size, seeds):
         """Each point's dataset (or its error), one after the other; then ``None``: done."""
         from ..sweep import sweep
 
-        client = sweep_client()
         for k, delta in enumerate(self.deltas):
             for family, (connection, spring) in enumerate(FAMILIES):
                 try:
                     data = sweep(delta=delta, size=size, connection=connection, spring=spring,
-                                 seeds=list(seeds), client=client, progress=False)
+                                 seeds=list(seeds), client=self._connection(), progress=False)
                 except Exception as error:  # shown on the status line; the others go on
                     yield family, k, error
                     continue
