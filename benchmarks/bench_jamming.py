@@ -1,4 +1,4 @@
-"""Speed of the jammed packings: making them, and the reduced DOS of their contact networks.
+"""Speed of the jammed packings: making them, their elastic moduli and their reduced DOS.
 
 Run: ``.venv/bin/python benchmarks/bench_jamming.py`` (options: ``--sizes``,
 ``--pressure``, ``--seed``). Every size runs in a fresh process, so that its
@@ -8,13 +8,15 @@ peak memory (max RSS) is its own, and prints one row:
   FIRE steps, Z, rattlers, largest net force over the tolerance, largest
   overlap over p sigma^2, and the peak RSS over the process's RSS once the
   package is imported (the packing's own arrays are listed apart);
-* its contact network (constant springs): the Debye level (the direct
-  conductance solve) and the reduced DOS by the kernel polynomial method
-  (``reduced_dos_of`` with its defaults, the result store off).
-
-The full Hessian's reduced DOS is not timed: the package has no kernel
-polynomial method for the 2N x 2N Hessian yet (the scalar contact network's
-is the one ``reduced_dos_of`` computes).
+* its contact network (constant springs), the N x N scalar matrix: the Debye
+  level (the direct conductance solve) and the reduced DOS by the kernel
+  polynomial method (``reduced_dos_of`` with its defaults, the result store off);
+* the packing's full 2N x 2N Hessian, the vector matrix: its elastic moduli
+  and Debye level (``elastic_moduli``, one sparse LU solve) and its reduced DOS
+  (``vibrational_dos`` with its defaults), with the bulk and shear moduli;
+  "not available" when the package does not have them;
+* the peak RSS of the whole child (packing and spectra) over its RSS once the
+  package is imported.
 
 The machine's load average is printed with the rows: on a shared machine the
 wall times grow with it, the CPU times much less.
@@ -37,6 +39,11 @@ import numpy as np  # noqa: E402
 
 from bpwidgets import debye_level, jammed_packing, reduced_dos_of  # noqa: E402
 from bpwidgets.core.parallel import cores  # noqa: E402
+
+try:  # the full Hessian's moduli and DOS, where the package has them
+    from bpwidgets.core.elastic import elastic_moduli, vibrational_dos  # noqa: E402
+except ImportError:
+    elastic_moduli = vibrational_dos = None
 
 #: The issue's target: 10 000 disks in about a minute on 2 cores.
 TARGET_SECONDS = 60.0
@@ -65,6 +72,16 @@ def one_size(n, pressure, seed):
     start = time.perf_counter()
     dos = reduced_dos_of([network])
     dos_seconds = time.perf_counter() - start
+    vector = dict(moduli=None, bulk=None, shear=None, vector_level=None, vector_dos=None)
+    if elastic_moduli is not None:
+        start = time.perf_counter()
+        moduli = elastic_moduli(packing)
+        vector.update(moduli=time.perf_counter() - start, bulk=moduli.bulk, shear=moduli.shear,
+                      vector_level=moduli.debye_level)
+        start = time.perf_counter()
+        vibrational_dos([packing])
+        vector["vector_dos"] = time.perf_counter() - start
+    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(json.dumps({
         "n": n, "wall": wall, "cpu": cpu, "steps": packing.fire_steps,
         "pressure": packing.pressure, "phi": packing.phi,
@@ -75,6 +92,7 @@ def one_size(n, pressure, seed):
         "peak_mib": peak - baseline, "baseline_mib": baseline, "arrays_mib": arrays / 2**20,
         "debye": debye_seconds, "level": level, "dos": dos_seconds,
         "vectors": None if dos.spread_moments is None else int(dos.spread_moments.shape[1]),
+        "total_mib": total - baseline, **vector,
         "load": os.getloadavg()[0],
     }))
 
@@ -94,8 +112,8 @@ def main():
     print(f"Packings at p = {args.pressure:g}, seed {args.seed}; each size in a fresh process")
     print()
     print(f"  {'N':>7}{'wall s':>9}{'CPU s':>8}{'steps':>8}{'Z':>7}{'rattl.':>7}"
-          f"{'F/tol':>7}{'overlap':>8}{'RSS MiB':>9}{'arrays':>8}{'Debye s':>9}{'DOS s':>7}"
-          f"{'load':>6}")
+          f"{'F/tol':>7}{'overlap':>8}{'RSS MiB':>9}{'arrays':>8}{'load':>6}")
+    rows = []
     for n in args.sizes:
         output = subprocess.run(
             [sys.executable, __file__, "--one", str(n), "--pressure", str(args.pressure),
@@ -103,16 +121,30 @@ def main():
             check=True, capture_output=True, text=True,
         ).stdout
         row = json.loads(output.strip().splitlines()[-1])
+        rows.append(row)
         print(f"  {n:>7,}{row['wall']:>9.1f}{row['cpu']:>8.1f}{row['steps']:>8}"
               f"{row['z']:>7.3f}{row['rattlers']:>7}{row['max_force'] / row['tolerance']:>7.2f}"
               f"{row['overlap']:>8.2f}{row['peak_mib']:>9.1f}{row['arrays_mib']:>8.2f}"
-              f"{row['debye']:>9.3f}{row['dos']:>7.2f}{row['load']:>6.1f}", flush=True)
+              f"{row['load']:>6.1f}", flush=True)
+    print()
+    print(f"  {'N':>7}{'scalar: Debye s':>17}{'DOS s':>7}{'vector: moduli s':>18}{'B':>8}"
+          f"{'G':>8}{'level':>8}{'DOS s':>7}{'RSS MiB':>9}")
+    for row in rows:
+        if row["moduli"] is None:
+            vector = f"{'not available':>56}"
+        else:
+            vector = (f"{row['moduli']:>18.2f}{row['bulk']:>8.4f}{row['shear']:>8.4f}"
+                      f"{row['vector_level']:>8.2f}{row['vector_dos']:>7.2f}")
+        print(f"  {row['n']:>7,}{row['debye']:>17.3f}{row['dos']:>7.2f}{vector}"
+              f"{row['total_mib']:>9.1f}")
     print()
     print(f"  target: {TARGET_DISKS:,} disks in about {TARGET_SECONDS:.0f} s on 2 cores.")
     print("  F/tol: largest net force over the tolerance; overlap: largest delta / (p sigma^2);")
-    print("  RSS MiB: peak over the RSS after imports; arrays: the packing's own, MiB;")
-    print("  Debye s, DOS s: the contact network's Debye level and reduced DOS (KPM).")
-
+    print("  RSS MiB: peak over the RSS after imports, making the packing (first table) and")
+    print("  the whole run (second); arrays: the packing's own, MiB; load: 1-minute average.")
+    print("  scalar: the contact network (N x N, t = 1): Debye level and reduced DOS (KPM);")
+    print("  vector: the full Hessian (2N x 2N): elastic_moduli (B, G in epsilon / d^2, the")
+    print("  Debye level of g/omega) and vibrational_dos (KPM), each with its defaults.")
 
 if __name__ == "__main__":
     main()

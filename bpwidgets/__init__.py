@@ -29,6 +29,7 @@ from .core.dos import (
     spectrum_bound,
     stored_spectra,
 )
+from .core.elastic import ElasticModuli, elastic_moduli, vibrational_dos
 from .core.jamming import ContactNetwork, JammedPacking, jammed_packing
 from .core.modes import LocalSpectrum, NodeModes, local_spectrum, mode_weights, node_modes
 from .core.network import CONNECTIONS, SPRINGS, Network, build_network, build_networks
@@ -43,6 +44,7 @@ __all__ = [
     "EXACT_MAX_NODES",
     "BosonPeak",
     "ContactNetwork",
+    "ElasticModuli",
     "JammedPacking",
     "LocalSpectrum",
     "NodeModes",
@@ -60,6 +62,7 @@ __all__ = [
     "coordination_histogram",
     "crystal_reduced_dos",
     "debye_level",
+    "elastic_moduli",
     "exact_frequencies",
     "jammed_packing",
     "keep_network_spectrum",
@@ -75,5 +78,6 @@ __all__ = [
     "stiffness_tensor",
     "stored_spectra",
     "toy_network",
+    "vibrational_dos",
 ]
 __version__ = "0.1.0"

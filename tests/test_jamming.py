@@ -31,6 +31,7 @@ from bpwidgets.core.jamming import (
     RATTLER_CONTACTS,
     _rattlers,
 )
+from bpwidgets.core.fire import quench
 from oracles import lu_stiffness_tensor
 
 #: Size of the packings most checks use: large enough for jamming's scaling, seconds to make.
@@ -220,6 +221,24 @@ def test_packing_at_a_packing_fraction():
     loose = jammed_packing(128, phi=0.75, seed=2)  # below jamming: nothing touches for good
     assert loose.pressure < 1e-12
     assert len(loose.rattlers) == 128 and np.isnan(loose.mean_contact_number)
+
+
+def test_fire_quench_is_the_state_the_packing_freezes():
+    """The generator's own forces (Verlet list, kept images) against all pairs, unwrapped."""
+    radii = np.where(np.arange(100) < 50, 0.5, 0.7)
+    disks = quench(radii, np.random.default_rng(3), pressure=1e-3)
+    packing = jammed_packing(100, pressure=1e-3, seed=3)
+    assert disks.steps == packing.fire_steps and disks.box == packing.box
+    unwrapped = np.column_stack([disks.x, disks.y])
+    assert np.array_equal(np.mod(unwrapped, disks.box), packing.positions)
+    fx, fy, energy, _ = disks.forces()
+    forces, brute_energy = brute_forces(unwrapped, radii, disks.box)
+    assert np.abs(np.column_stack([fx, fy]) - forces).max() < 1e-15
+    assert energy == pytest.approx(brute_energy, rel=1e-12)
+    with pytest.raises(ValueError, match="floor= must be given"):
+        quench(radii, np.random.default_rng(3), phi=0.9)
+    with pytest.raises(ValueError, match="exactly one of pressure= and phi=; got both"):
+        quench(radii, np.random.default_rng(3), pressure=1e-3, phi=0.9)
 
 
 # ----------------------------------------------------------------- the contact network

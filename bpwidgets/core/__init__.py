@@ -22,9 +22,13 @@ by :mod:`bpwidgets`. The modules, each importing only those before it:
 * :mod:`~bpwidgets.core.toy`, :mod:`~bpwidgets.core.analysis`,
   :mod:`~bpwidgets.core.paper`: the toy model, the Boson-peak analysis and
   the paper's numbers;
+* :mod:`~bpwidgets.core.fire`: FIRE, the relaxation that makes the packings;
 * :mod:`~bpwidgets.core.jamming`: jammed packings of soft disks, their
   contact networks and Hessians (its :func:`jammed_packing`,
-  :class:`JammedPacking` and :class:`ContactNetwork` are also here).
+  :class:`JammedPacking` and :class:`ContactNetwork` are also here);
+* :mod:`~bpwidgets.core.elastic`: a packing's elastic moduli, the reduced
+  DOS of its full 2D Hessian and its Debye level (:func:`elastic_moduli`,
+  :class:`ElasticModuli` and :func:`vibrational_dos` are also here).
 
 Examples
 --------
@@ -33,6 +37,8 @@ Examples
 (2, 401)
 """
 
+from .elastic import ElasticModuli, elastic_moduli, vibrational_dos
 from .jamming import ContactNetwork, JammedPacking, jammed_packing
 
-__all__ = ["ContactNetwork", "JammedPacking", "jammed_packing"]
+__all__ = ["ContactNetwork", "ElasticModuli", "JammedPacking", "elastic_moduli",
+           "jammed_packing", "vibrational_dos"]
