@@ -3,10 +3,14 @@
 Computes, once, everything a class will ask for and keeps it in the shared
 result store (:mod:`bpwidgets.core.store`): every δ of the slider and of the
 sweep tab at the paper's size (L = 60, 10 seeds) for both connection rules and
-both spring laws, and every preset with its pinned curves. Each is computed exactly as the
-dashboard computes it, so every page that asks for one of them afterwards
-reads it instead of computing. What is stored already is skipped, so a second
-run costs seconds.
+both spring laws, and every preset with its pinned curves. ``--glass`` adds the
+glass beside them (:func:`glass_grid`): jammed disks at the lecture size, every
+pressure of its slider, both spring laws, with their packings, its time printed
+apart. It is not made by default: its packings are made one after the other and
+take minutes (one of 3600 disks takes about 5 s on an idle core, and there are
+50). Each state is computed exactly as the dashboard computes it, so every page
+that asks for one of them afterwards reads it instead of computing. What is
+stored already is skipped, so a second run costs seconds.
 
 ``make warm`` runs it; ``make class`` runs it before serving; Binder's
 ``postBuild`` runs it so that a Binder page starts warm.
@@ -23,12 +27,13 @@ from .core.analysis import DOS_MOMENTS
 from .core.dos import stored_spectra
 from .core.kpm import default_vectors
 from .core.network import CONNECTIONS, SPRINGS
+from .core.packings import stored_contact_spectra, stored_packing
 from .core.store import STORE_ENVIRONMENT, open_store
 from .session.pipeline import Request, compute
 from .session.presets import PRESETS
-from .session.schema import Parameters, field_of
+from .session.schema import JAMMED, PRESSURE_GRID, Parameters, field_of
 
-__all__ = ["LECTURE_SEEDS", "LECTURE_SIZE", "is_stored", "lecture_grid", "main",
+__all__ = ["LECTURE_SEEDS", "LECTURE_SIZE", "glass_grid", "is_stored", "lecture_grid", "main",
            "slider_deltas", "warm"]
 
 #: The paper's size and seed count: what a lecture shows unless someone changes them.
@@ -86,10 +91,40 @@ def lecture_grid(size=LECTURE_SIZE, seeds=LECTURE_SEEDS) -> list:
     return list(dict.fromkeys(states))
 
 
+def glass_grid(size=LECTURE_SIZE, seeds=LECTURE_SEEDS) -> list:
+    """The glass's dashboard states: jammed disks at every pressure of the slider, both springs.
+
+    Parameters
+    ----------
+    size, seeds : int, optional
+        N = size^2 disks, and the packings averaged.
+
+    Returns
+    -------
+    list of Parameters
+        Spring laws outermost, so that the second law's states reuse the first's packings.
+
+    Examples
+    --------
+    >>> grid = glass_grid()
+    >>> len(grid), grid[0].connection, grid[0].n_disks, grid[0].pressure
+    (10, 'jammed', 3600, 0.0001)
+    """
+    return [Parameters(size=size, n_seeds=seeds, connection=JAMMED, spring=spring,
+                       pressure=pressure).relevant()
+            for spring in SPRINGS for pressure in PRESSURE_GRID]
+
+
 def is_stored(parameters: Parameters, store=None) -> bool:
-    """Whether every seed of a dashboard state is in the store."""
+    """Whether every seed of a dashboard state is in the store (and a glass's first packing)."""
     p = parameters
     vectors = default_vectors(p.size * p.size * p.n_seeds, networks=p.n_seeds)
+    if p.jammed:
+        return (stored_contact_spectra(p.n_disks, pressure=p.pressure, spring=p.spring,
+                                       seeds=p.seeds, moments=DOS_MOMENTS, vectors=vectors,
+                                       store=store) is not None
+                and stored_packing(p.n_disks, pressure=p.pressure, seed=p.seeds[0],
+                                   store=store) is not None)
     return stored_spectra(p.size, p.delta, seeds=p.seeds, moments=DOS_MOMENTS, vectors=vectors,
                           store=store, **p.model()) is not None
 
@@ -143,8 +178,9 @@ def _progress_bar(stream):
         elapsed = time.perf_counter() - started
         if interactive:
             filled = _BAR_WIDTH * done // total
+            disorder = f"p={p.pressure:g}" if p.jammed else f"δ={p.delta:.2f}"
             stream.write(f"\r[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {done}/{total} "
-                         f"L={p.size} δ={p.delta:.2f} {p.connection} {p.spring}  "
+                         f"L={p.size} {disorder} {p.connection} {p.spring}  "
                          f"{elapsed:.0f} s ")
             if done == total:
                 stream.write("\n")
@@ -169,6 +205,9 @@ def main(argv=None) -> int:
                         help=f"the store to fill (default: ${STORE_ENVIRONMENT}, else the "
                              "user's cache directory)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--glass", action=argparse.BooleanOptionalAction, default=False,
+                        help="also the glass: jammed disks of N = size^2 at every pressure "
+                             "of the slider, both springs (default: no; it takes minutes)")
     options = parser.parse_args(argv)
     if options.store is not None:
         os.environ[STORE_ENVIRONMENT] = options.store
@@ -176,17 +215,20 @@ def main(argv=None) -> int:
         Parameters(size=options.size, n_seeds=options.seeds).checked()
     except ValueError as error:
         parser.error(str(error))
-    states = lecture_grid(options.size, options.seeds)
-    progress = None if options.quiet else _progress_bar(sys.stderr)
-    try:
-        summary = warm(states, progress=progress)
-    except RuntimeError as error:
-        print(f"warm: {error}", file=sys.stderr)
-        return 2
-    store = open_store(None)
-    print(f"warm: {len(states)} dashboard states in {store.directory}: "
-          f"{summary['computed']} computed, {summary['stored']} already stored, "
-          f"{summary['seconds']:.1f} s; the store holds {store.volume() / 2**20:.1f} MiB")
+    parts = [("dashboard states", lecture_grid(options.size, options.seeds))]
+    if options.glass:
+        parts.append(("glass states", glass_grid(options.size, options.seeds)))
+    for what, states in parts:
+        progress = None if options.quiet else _progress_bar(sys.stderr)
+        try:
+            summary = warm(states, progress=progress)
+        except RuntimeError as error:
+            print(f"warm: {error}", file=sys.stderr)
+            return 2
+        store = open_store(None)
+        print(f"warm: {len(states)} {what} in {store.directory}: "
+              f"{summary['computed']} computed, {summary['stored']} already stored, "
+              f"{summary['seconds']:.1f} s; the store holds {store.volume() / 2**20:.1f} MiB")
     return 0
 
 

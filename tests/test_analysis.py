@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bpwidgets import boson_peak, boson_peak_of
-from bpwidgets.core.analysis import lowest_frequency
+from bpwidgets import boson_peak, boson_peak_of, reduced_dos_of
+from bpwidgets.core.analysis import DOS_MOMENTS, FINITE_SIZE_MODES, lowest_frequency
 
 
 def test_boson_peak_of_a_synthetic_curve():
@@ -113,3 +113,22 @@ def test_one_networks_error_covers_its_distance_from_the_exact_spectrum(size, ve
     assert np.all(np.isfinite(z))
     assert 0.25 < np.mean(z**2) < 4.0  # the deviations are as large as the errors say
     assert np.mean(np.abs(z) < 3) > 0.95
+
+
+def test_the_peak_of_a_network_off_the_lattice_looks_above_its_own_cells_lowest_frequency():
+    from bpwidgets import build_network, jammed_packing
+    from bpwidgets.core.analysis import cell_side
+
+    lattice = build_network(20, 0.3, connection="cutoff", spring="inverse", seed=0)
+    dos = reduced_dos_of([lattice], moments=DOS_MOMENTS)
+    by_network, by_size = boson_peak_of(dos, lattice), boson_peak_of(dos, 20)
+    assert (by_network.omega, by_network.excess) == (by_size.omega, by_size.excess)
+    contact = jammed_packing(400, pressure=1e-2, seed=0).network()
+    assert cell_side(contact) == pytest.approx(20.0)  # sqrt(N), not N
+    glass = reduced_dos_of([contact], moments=DOS_MOMENTS)
+    by_network, by_side = boson_peak_of(glass, contact), boson_peak_of(glass, 20.0)
+    assert by_network is not None and by_network.omega == by_side.omega
+    assert by_network.omega > FINITE_SIZE_MODES * lowest_frequency(20.0)
+    for bad in (1, 0.5, "20", None, True):
+        with pytest.raises(ValueError, match="cell's side"):
+            cell_side(bad)

@@ -18,6 +18,7 @@ import pytest
 from bpwidgets.app.layout import PAGE_TITLE
 from bpwidgets.session.pipeline import Request, compute
 from bpwidgets.session.schema import Parameters
+from bpwidgets.session.share import parse_query
 from browser_helpers import (
     ARTIFACTS,
     dos_signature,
@@ -211,6 +212,32 @@ def test_bad_query_value_gives_a_message_and_the_default(chromium, voila_url):
         assert "L = 20, δ = 0.30" in page.inner_text(".bp-status")
         _assert_no_error_output(page)
         _screenshot(page, "dashboard-bad-query")
+    finally:
+        page.close()
+
+
+#: Jammed disks, small and far from jamming: two packings of 400 disks in about a second.
+GLASS_QUERY = "connection=jammed&size=20&seeds=2&pressure=0.01"
+
+
+def test_a_glass_link_paints_its_disks(chromium, voila_url):
+    page = open_dashboard(chromium, f"{voila_url}?{GLASS_QUERY}")
+    try:
+        assert "N = 400 jammed disks, p = 1e-2" in page.inner_text(".bp-status")
+        network = compute(Request(parse_query(GLASS_QUERY)[0].relevant())).network
+        # One dot per disk, and a cross on each rattler.
+        dots = page.locator(".bp-network-panel path.dot")
+        assert dots.count() == network.n_nodes + len(network.rattlers)
+        shapes = page.evaluate(
+            "() => new Set(Array.from(document.querySelectorAll("
+            "'.bp-network-panel path.dot')).map(d => d.getAttribute('d'))).size")
+        assert shapes >= 3  # small disks, large disks, crosses: drawn with their sizes
+        assert page.locator(".bp-pressure").is_visible()
+        assert not page.locator(".bp-delta").is_visible()
+        assert "jammed disks, p = 1e-2" in page.inner_text(".bp-summary")
+        _assert_no_error_output(page)
+        _screenshot(page, "dashboard-glass")
+        assert page.page_errors == []
     finally:
         page.close()
 

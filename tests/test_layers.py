@@ -41,7 +41,8 @@ FORBIDDEN_LIBRARIES = {"core": _PAGE_LIBRARIES + _SWEEP_LIBRARIES,
 CORE_RANKS = {
     "parallel": 0, "limits": 0, "store": 0, "network": 1, "analysis": 1, "linalg": 2,
     "fire": 1, "jamming": 2,
-    "debye": 3, "kpm": 3, "outliers": 3, "result": 4, "dos": 5, "elastic": 5, "modes": 6, "toy": 6, "paper": 7,
+    "debye": 3, "kpm": 3, "outliers": 3, "result": 4, "dos": 5, "elastic": 5, "modes": 6, "toy": 6,
+    "packings": 6, "paper": 7,
 }
 
 

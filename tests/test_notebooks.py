@@ -25,7 +25,8 @@ TIMEOUT = 600
 QUOTED_MEAN_Z = {0.1: 3.21, 0.2: 3.76, 0.3: 4.31}
 
 #: Environment a notebook runs with in the tests: the sweep notebook's small grid.
-NOTEBOOK_ENV = {"bp_vs_disorder.ipynb": {"BPWIDGETS_NOTEBOOK_QUICK": "1"}}
+NOTEBOOK_ENV = {"bp_vs_disorder.ipynb": {"BPWIDGETS_NOTEBOOK_QUICK": "1"},
+                "fig3_real_glass.ipynb": {"BPWIDGETS_NOTEBOOK_QUICK": "1"}}
 
 _executed = {}
 
@@ -70,14 +71,15 @@ def _rows(text, **match):
 def test_every_figure_notebook_is_tested():
     tested = {"fig1_networks.ipynb", "fig2_reduced_dos.ipynb", "fig3_coordination.ipynb",
               "fig4_constant_springs_and_toy.ipynb", "toy_model.ipynb", "dashboard.ipynb",
-              "bp_vs_disorder.ipynb"}
+              "bp_vs_disorder.ipynb", "fig3_real_glass.ipynb"}
     assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} <= tested
 
 
 def test_committed_notebooks_carry_their_outputs():
     """They must read on GitHub without a kernel: every figure shown as a PNG."""
     for name in ("fig1_networks.ipynb", "fig2_reduced_dos.ipynb", "fig3_coordination.ipynb",
-                 "fig4_constant_springs_and_toy.ipynb", "bp_vs_disorder.ipynb"):
+                 "fig4_constant_springs_and_toy.ipynb", "bp_vs_disorder.ipynb",
+                 "fig3_real_glass.ipynb"):
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert all(cell.get("outputs") or "def show" in cell.source for cell in code), name
@@ -148,6 +150,84 @@ def test_fig3_coordination(run):
         assert float(mean) == pytest.approx(QUOTED_MEAN_Z[float(delta)], abs=0.005)
         # "The peak is at Z = 4 for delta = 0.2 and 0.3, but not at delta = 0.1: there it is 3."
         assert int(mode) == (3 if float(delta) == 0.1 else 4)
+
+
+def _glass_numbers(text):
+    """The real-glass notebook's printed numbers: Z per family, peaks and excesses, moduli."""
+    z = {(family, float(key)): dict(mean=float(mean), var=float(var), low=int(low),
+                                    high=int(high), mode=int(mode))
+         for family, key, mean, var, low, high, mode in re.findall(
+             r"(model|glass), (?:delta|p) = ([\d.e-]+): mean Z = ([\d.]+), var Z = ([\d.]+), "
+             r"Z from (\d) to (\d), most common Z = (\d)", text)}
+    dos = {}
+    for family, key, found, omega, excess, window in re.findall(
+            r"(model|glass scalar|glass Hessian), (?:delta|p) = ([\d.e-]+): (no peak|peak at "
+            r"omega = ([\d.]+)[^,]*, (-?[\d.]+)[^;]*);(?: excess over omega = 0.25 to 0.6: "
+            r"(-?[\d.]+))?", text):
+        dos[family, float(key)] = dict(
+            omega=None if found == "no peak" else float(omega),
+            excess=None if found == "no peak" else float(excess),
+            window=float(window) if window else None)
+    moduli = {float(p): (float(b), float(g)) for p, b, g in
+              re.findall(r"p = ([\d.e-]+): B = ([\d.]+) .*?, G = ([\d.]+)", text)}
+    return z, dos, moduli
+
+
+def test_fig3_real_glass_runs_small(run):
+    """The real-glass notebook on small packings (BPWIDGETS_NOTEBOOK_QUICK=1)."""
+    result = run("fig3_real_glass.ipynb")
+    for image in ("coordination", "packing", "scalar_dos", "hessian_dos"):
+        assert (result["assets"] / f"fig3_real_glass_{image}.png").stat().st_size > 10_000
+    assert result["images"] == 4
+    z, dos, moduli = _glass_numbers(result["text"])
+    pressures = (1e-4, 1e-3, 1e-2)
+    assert sorted(z) == sorted([("model", d) for d in (0.1, 0.2, 0.3)]
+                               + [("glass", p) for p in pressures])
+    for delta in (0.1, 0.2, 0.3):  # 3 seeds of 16 x 16: near the 60 x 60 means
+        assert z["model", delta]["mean"] == pytest.approx(QUOTED_MEAN_Z[delta], abs=0.06)
+    means = [z["glass", p]["mean"] for p in pressures]
+    assert means == sorted(means) and means[0] >= 4 - 2 / 200  # isostatic: Z >= 4 - 2/N'
+    for p in pressures:  # held disks only: at least three contacts, and Z fluctuates
+        assert z["glass", p]["low"] >= 3 and z["glass", p]["var"] > 0.3
+    assert sorted(dos) == sorted([("model", d) for d in (0.1, 0.2, 0.3)]
+                                 + [(f, p) for f in ("glass scalar", "glass Hessian")
+                                    for p in pressures])
+    assert all(dos[key]["window"] is not None for key in dos if key[0] != "glass Hessian")
+    assert sorted(moduli) == list(pressures)
+    assert all(bulk > shear > 0 for bulk, shear in moduli.values())
+
+
+def test_fig3_real_glass_committed_text_says_what_its_numbers_say():
+    """The committed run is the full one (3 600 disks), and its prose quotes its numbers."""
+    notebook = nbformat.read(NOTEBOOKS / "fig3_real_glass.ipynb", as_version=4)
+    text = "\n".join(output.get("text", "") for cell in notebook.cells
+                     if cell.cell_type == "code" for output in cell.outputs)
+    prose = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "3 packings of 3600 disks" in text
+    z, dos, moduli = _glass_numbers(text)
+    pressures = (1e-4, 1e-3, 1e-2)
+    for delta in (0.1, 0.2, 0.3):
+        assert z["model", delta]["mean"] == pytest.approx(QUOTED_MEAN_Z[delta], abs=0.005)
+        peak = dos["model", delta]  # docs/physics.md: omega ~ 0.40-0.44, 17-20 % above Debye
+        assert 0.39 <= peak["omega"] <= 0.45 and 16 <= peak["excess"] <= 21
+    # "the disks that are held have 3 to 7 contacts", "var Z = 0.73 at every pressure".
+    assert all((z["glass", p]["low"], z["glass", p]["high"]) == (3, 7) for p in pressures)
+    assert {round(z["glass", p]["var"], 2) for p in pressures} == {0.73}
+    # The scalar contact network: no peak, and less than 0.4 of the model's excess.
+    assert all(dos["glass scalar", p]["omega"] is None for p in pressures)
+    glass = max(dos["glass scalar", p]["window"] for p in pressures)
+    assert glass < 0.4 * min(dos["model", d]["window"] for d in (0.1, 0.2, 0.3))
+    # The Hessian: a peak at the highest pressure only.
+    assert dos["glass Hessian", 1e-2]["omega"] is not None
+    assert dos["glass Hessian", 1e-3]["omega"] is None
+    assert dos["glass Hessian", 1e-4]["omega"] is None
+    quoted = [f"{z['glass', p]['mean']:.3f}" for p in pressures]
+    quoted += [f"{dos['glass scalar', p]['window']:.1f}" for p in pressures]
+    quoted += [f"ω = {dos['glass Hessian', 1e-2]['omega']:.3f}",
+               f"{dos['glass Hessian', 1e-2]['excess']:.0f} ±",
+               f"G = {moduli[1e-2][1]:.3f}"]
+    for number in quoted:
+        assert number in prose, number
 
 
 def test_fig4_constant_springs_and_toy(run):

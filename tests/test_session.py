@@ -85,12 +85,13 @@ def test_parameters_take_their_defaults_and_choices_from_the_schema():
     from bpwidgets.session.schema import FIELDS, field_of
 
     assert Parameters() == Parameters(**{f.name: f.default for f in FIELDS})
-    assert [c.value for c in field_of("connection").choices] == list(CONNECTIONS)
+    # The lattice's rules from the core, then the glass, which the session makes itself.
+    assert [c.value for c in field_of("connection").choices] == [*CONNECTIONS, "jammed"]
     assert [s.value for s in field_of("spring").choices] == list(SPRINGS)
     assert Parameters(size=80, delta=0.25).checked() == Parameters(size=80, delta=0.25)
     for bad, name in ((dict(size=85), "size"), (dict(delta=0.7), "delta"),
                       (dict(n_seeds=True), "n_seeds"), (dict(connection="random"), "connection"),
-                      (dict(first_seed=-1), "first_seed")):
+                      (dict(first_seed=-1), "first_seed"), (dict(pressure=0.02), "pressure")):
         with pytest.raises(ValueError, match=name):
             Parameters(**bad).checked()
 

@@ -11,7 +11,8 @@ from bpwidgets.app.sweep_panel import DEFAULT_DELTAS
 from bpwidgets.core.store import open_store
 from bpwidgets.session.presets import PRESETS
 from bpwidgets.session.schema import Parameters
-from bpwidgets.warm import is_stored, lecture_grid, main, slider_deltas, warm
+from bpwidgets.session.schema import PRESSURE_GRID
+from bpwidgets.warm import glass_grid, is_stored, lecture_grid, main, slider_deltas, warm
 
 
 def test_the_lecture_grid_is_every_delta_of_the_slider_and_sweep_tab_and_every_preset():
@@ -71,4 +72,44 @@ def test_the_command_line(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "3 computed, 0 already stored" in captured.out
     assert "3/3" in captured.err
+    assert "glass" not in captured.out
     assert len(open_store(tmp_path)) == 3
+
+
+def test_the_glass_grid_is_every_pressure_of_the_slider_for_both_springs():
+    grid = glass_grid()
+    assert len(set(grid)) == len(grid) == 2 * len(PRESSURE_GRID)
+    assert {(p.spring, p.pressure) for p in grid} == {
+        (spring, pressure) for spring in ("inverse", "constant") for pressure in PRESSURE_GRID}
+    assert all(p.connection == "jammed" and p.n_disks == 3600 and p.n_seeds == 10
+               for p in grid)
+    assert all(p == p.relevant() for p in grid)  # as the page requests them
+
+
+def test_warm_fills_the_glass_apart_and_the_page_then_makes_no_packing(tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.delenv("BPWIDGETS_STORE")
+    monkeypatch.setattr("bpwidgets.warm.lecture_grid",
+                        lambda size, seeds: lecture_grid(size, seeds)[:1])
+    monkeypatch.setattr("bpwidgets.warm.glass_grid",
+                        lambda size, seeds: glass_grid(size, seeds)[-2:])
+    assert main(["--size", "10", "--seeds", "2", "--store", str(tmp_path), "--quiet",
+                 "--glass"]) == 0
+    out = capsys.readouterr().out
+    assert "1 dashboard states" in out and "2 glass states" in out
+    monkeypatch.setenv("BPWIDGETS_STORE", str(tmp_path))
+    states = glass_grid(10, 2)[-2:]
+    assert all(is_stored(p) for p in states)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a warmed packing was made again")
+
+    monkeypatch.setattr("bpwidgets.core.packings.jammed_packing", refuse)
+    p = states[0]
+    dashboard = Dashboard(background=False, connection="jammed", size=10, n_seeds=2,
+                          spring=p.spring, pressure=p.pressure)
+    try:
+        assert dashboard.session.snapshot.complete
+        assert dashboard.session.snapshot.dos.seeds == (0, 1)
+    finally:
+        dashboard.close()

@@ -5,6 +5,9 @@ Every slider, toggle and text box is made from its
 choices are written once, in :data:`~bpwidgets.session.schema.FIELDS`. On a
 server with visitor limits (:mod:`bpwidgets.session.visitor`) the grid and
 seeds sliders end at the limits, and the pin button says when the pins are full.
+
+The disorder's control depends on the kind of network: the δ slider for the
+lattice, the pressure slider for jammed disks; the other one is hidden.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from ipywidgets import (
     HBox,
     IntSlider,
     Layout,
+    SelectionSlider,
     ToggleButtons,
     VBox,
 )
 from traitlets import TraitError, validate
 
-from ..session.schema import FIELDS, Parameters, field_of
+from ..session.schema import FIELDS, JAMMED, Parameters, field_of, pressure_text
 from ..session.visitor import VisitorLimits
 
 __all__ = ["CONTINUOUS_MAX_SIZE", "Controls", "LimitedIntSlider"]
@@ -62,6 +66,9 @@ def _control(field, value, limits):
             tooltips=[choice.tooltip for choice in field.choices],
             **{**common, "style": {**_STYLE, "button_width": "auto"}},
         )
+    if field.control == "selection":
+        return SelectionSlider(options=[(pressure_text(v), v) for v in field.values],
+                               **common, continuous_update=False, layout=Layout(width="100%"))
     bounds = dict(min=field.low, max=limits.high(field.name), step=field.step)
     if field.control == "box":
         return BoundedIntText(**common, **bounds, layout=Layout(width="auto"))
@@ -86,9 +93,10 @@ class Controls(VBox):
 
     Attributes
     ----------
-    delta, size, connection, spring, n_seeds, first_seed
+    delta, size, connection, spring, n_seeds, first_seed, pressure
         The parameter widgets (one per schema field); their ``value`` make up a
-        :class:`~bpwidgets.session.schema.Parameters`.
+        :class:`~bpwidgets.session.schema.Parameters`. Of ``delta`` and
+        ``pressure``, the one the kind of network ignores is hidden.
     new_networks, pin, clear_pins : ipywidgets.Button
     limits : VisitorLimits
     showing : bool
@@ -107,14 +115,17 @@ class Controls(VBox):
         rows = [HBox([self.first_seed, self.new_networks]), HBox([self.pin, self.clear_pins])]
         for row in rows:
             row.add_class("bp-row")  # wraps where the column is narrow
-        super().__init__([self.delta, self.size, self.connection, self.spring, self.n_seeds, *rows])
+        super().__init__([self.delta, self.pressure, self.size, self.connection, self.spring,
+                          self.n_seeds, *rows])
         self.add_class("bp-controls")
         # Stable hooks for the browser tests and benchmarks.
         for name in [f.name for f in FIELDS] + ["new_networks", "pin", "clear_pins"]:
             getattr(self, name).add_class(f"bp-{name.replace('_', '-')}")
         self.size.observe(self._continuous_below_limit, "value")
+        self.connection.observe(self._show_disorder_control, "value")
         self.new_networks.on_click(self._shift_seeds)
         self._continuous_below_limit()
+        self._show_disorder_control()
         self.show_pins(0)
 
     @property
@@ -149,6 +160,20 @@ class Controls(VBox):
         self.pin.description = f"pins full ({self.limits.pins})" if full else "pin"
         self.pin.tooltip = (f"{self.limits.message('pins')}; clear them to pin again" if full
                             else _PIN_TOOLTIP)
+
+    @property
+    def jammed(self) -> bool:
+        """Whether the kind chosen is jammed disks."""
+        return self.connection.value == JAMMED
+
+    def _show_disorder_control(self, change=None):
+        """Show the δ slider for the lattice, the pressure slider for jammed disks.
+
+        The other one is hidden (``display: none`` also takes it out of the
+        keyboard's tab order); what it is set to changes no request.
+        """
+        for widget, shown in ((self.delta, not self.jammed), (self.pressure, self.jammed)):
+            widget.layout.display = None if shown else "none"
 
     def _continuous_below_limit(self, change=None):
         self.delta.continuous_update = self.size.value <= CONTINUOUS_MAX_SIZE

@@ -199,6 +199,10 @@ class Dashboard(VBox, Listener):
         for name, button in self.lecture.presets.items():
             button.on_click(lambda _button, name=name: self.apply_preset(name))
         self.lecture.bind(self.controls.delta)
+        # Play and step move δ, which jammed disks ignore: they are off for the glass.
+        self.controls.connection.observe(
+            lambda _: self.lecture.enable_play(not self.controls.jammed), "value")
+        self.lecture.enable_play(not self.controls.jammed)
         self.lecture.play.observe(  # pausing computes the full request again
             lambda change: change["new"] or self._guarded(self.session.refresh), "playing")
         self.lecture.projector.observe(
@@ -255,14 +259,17 @@ class Dashboard(VBox, Listener):
 
     def snapshot_changed(self, snapshot, previous):
         new_networks = previous is None or previous.networks is not snapshot.networks
+        # Jammed disks' later stages add packings to the same first one: drawn once.
+        new_drawn = previous is None or previous.network is not snapshot.network
         if new_networks or previous.dos is not snapshot.dos:
             with hold(self.dos_panel):
                 self.dos_panel.show_dos(snapshot.dos, snapshot.peak, len(snapshot.dos.seeds))
-        if new_networks:
+        if new_drawn:
             self.view = network_view(snapshot.network)
+        if new_networks:
             self._draw_histograms()
         with hold(self.network_panel) as network:
-            if new_networks:
+            if new_drawn:
                 network.show_network(self.view, snapshot.network.coordination)
                 self._highlight()
             network.show_weights(snapshot.weights, snapshot.request.window)

@@ -83,8 +83,13 @@ def package_versions() -> dict:
 
 
 def file_stem(snapshot) -> str:
-    """File name without extension, naming the parameters: ``bpwidgets-cutoff-inverse-L60-d0.30``."""
+    """File name without extension, naming the parameters: ``bpwidgets-cutoff-inverse-L60-d0.30``.
+
+    Jammed disks are named by their number and pressure: ``bpwidgets-jammed-inverse-N400-p0.001``.
+    """
     p = snapshot.request.parameters
+    if p.jammed:
+        return f"bpwidgets-jammed-{p.spring}-N{p.n_disks}-p{p.pressure:g}"
     return f"bpwidgets-{p.connection}-{p.spring}-L{p.size}-d{p.delta:.2f}"
 
 
@@ -104,6 +109,7 @@ def _metadata(snapshot) -> dict:
         "boson_peak_excess_error": None if peak is None else _finite(peak.excess_error),
         "summary": result_summary(snapshot.mean_coordination, peak,
                                   snapshot.mean_coordination_error),
+        "rattler_fraction": float(snapshot.rattler_fraction),
         "window": None if snapshot.request.window is None else list(snapshot.request.window),
         "versions": package_versions(),
     }

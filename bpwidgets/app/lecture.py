@@ -41,6 +41,11 @@ PLAY_INTERVAL_MS = 700
 PLAY_MAX_SIZE = 60
 PLAY_MAX_SEEDS = 3
 _log = logging.getLogger("bpwidgets")
+#: What the note under play says: its limits, or why it is off.
+_PLAY_NOTE = (f'<span class="bp-play-note">while playing: L ≤ {PLAY_MAX_SIZE}, '
+              f"≤ {PLAY_MAX_SEEDS} networks</span>")
+_PLAY_OFF_NOTE = ('<span class="bp-play-note">play and step move δ: jammed disks have '
+                  "none (their disorder is the pressure)</span>")
 #: Projector mode for everything outside the bqplot figures (their styles are traits).
 PROJECTOR_CSS = """<style>
 .bp-projector .widget-label, .bp-projector .widget-readout, .bp-projector .widget-button,
@@ -100,10 +105,7 @@ class LectureTools(VBox):
         )
         self.step = Button(description="step δ", icon="step-forward",
                            tooltip=f"increase δ by {PLAY_STEP}", layout=Layout(width="auto"))
-        self.play_note = HTML(
-            f'<span class="bp-play-note">while playing: L ≤ {PLAY_MAX_SIZE}, '
-            f"≤ {PLAY_MAX_SEEDS} networks</span>"
-        )
+        self.play_note = HTML(_PLAY_NOTE)
         self.projector = ToggleButton(
             description="projector mode", icon="television",
             tooltip="large text, thick lines, high contrast",
@@ -172,6 +174,13 @@ class LectureTools(VBox):
         delta.observe(delta_to_frame, "value")
         self.step.on_click(step)
         delta_to_frame()
+
+    def enable_play(self, on: bool):
+        """Enable play and step, or stop and disable them (jammed disks have no δ)."""
+        if not on:
+            self.play.playing = False
+        self.play.disabled = self.step.disabled = not on
+        self.play_note.value = _PLAY_NOTE if on else _PLAY_OFF_NOTE
 
     def prepare(self, job, *, background=True):
         """Run ``job(progress)``, which writes the download links, with the button disabled.

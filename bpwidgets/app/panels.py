@@ -29,10 +29,10 @@ from ..core.analysis import BOSON_PEAK_OMEGA_MAX
 from ..core.debye import CRYSTAL_DEBYE_LEVEL
 from ..core.dos import crystal_reduced_dos
 from ..views.plotdata import (
+    RATTLER_COLOR,
     STIFFNESS_GRAYS,
     align_histograms,
     coordination_color,
-    coordination_colors,
     pin_color,
 )
 from .panelbase import (
@@ -56,6 +56,11 @@ _WEIGHT_COLORS = ("#dcdcdc", "#E69F00", "#D55E00", "#5c1a00")
 _WEIGHT_SATURATION = 98
 #: Width of the network's plot area in pixels (figure width minus margins).
 _NETWORK_PLOT_PX = 375
+#: Opacity of jammed disks: a contact joins two overlapping disks, so opaque disks would
+#: hide every spring; at this opacity the springs show through and the disks still read.
+_DISK_OPACITY = 0.55
+#: Marker area (px^2) of the cross on a rattler.
+_RATTLER_MARK_AREA = 20
 #: Colour of the live (unpinned) curves and bars.
 _LIVE_COLOR = "#000000"
 #: The DOS panel's y axis reaches at least this high, so it stays put while delta moves
@@ -96,6 +101,9 @@ _PROJECTOR_SEED_COLOR = "#555555"
 class NetworkPanel(Projectable, VBox):
     """Springs shaded by stiffness, nodes coloured by coordination, pan and zoom.
 
+    Jammed disks are drawn as disks of their radii (at the view's scale, as
+    first drawn), their contacts as the springs, and their rattlers grey and crossed.
+
     Attributes
     ----------
     figure : bqplot.Figure
@@ -103,7 +111,10 @@ class NetworkPanel(Projectable, VBox):
         One NaN-gapped polyline per stiffness bin (``STIFFNESS_GRAYS``).
     nodes : bqplot.Scatter
         The nodes drawn; ``colors`` by coordination, or ``color`` = mode weights
-        while an omega window is brushed.
+        while an omega window is brushed. For jammed disks ``size`` holds each
+        disk's squared radius, which the ``size`` scale maps to its area on screen.
+    rattlers : bqplot.Scatter
+        A cross on every drawn rattler of a packing (empty for the lattice).
     outline : bqplot.Lines
         Periodic cell (or the corner window).
     legend : ipywidgets.HTML
@@ -120,6 +131,9 @@ class NetworkPanel(Projectable, VBox):
         # browser, with the colour data sent beside it: nodes sometimes kept colours
         # computed with the other domain.
         self.weight_scale = ColorScale(colors=list(_WEIGHT_COLORS), min=0.0, max=1.0)
+        # Marker areas are proportional to r^2 (bqplot maps the size scale's domain
+        # [0, max] onto [0, default_size] px^2); unused by the lattice's nodes.
+        self.size_scale = LinearScale(min=0.0, max=1.0)
         scales = {"x": self.x_scale, "y": self.y_scale}
         self.springs = [
             Lines(x=[], y=[], scales=scales, colors=[gray], stroke_width=1.2)
@@ -131,13 +145,15 @@ class NetworkPanel(Projectable, VBox):
         self.nodes = Scatter(
             x=[],
             y=[],
-            scales={**scales, "color": self.weight_scale},
+            scales={**scales, "color": self.weight_scale, "size": self.size_scale},
             colors=["black"],
             default_size=24,
             stroke="white",
             stroke_width=0.5,
             unselected_style=_FADED,
         )
+        self.rattlers = Scatter(x=[], y=[], scales=scales, marker="cross",
+                                colors=["#555555"], default_size=_RATTLER_MARK_AREA)
         self.weight_axis = ColorAxis(
             scale=self.weight_scale,
             side="right",
@@ -145,7 +161,7 @@ class NetworkPanel(Projectable, VBox):
             visible=False,
         )
         self.figure = Figure(
-            marks=[*self.springs, self.outline, self.nodes],
+            marks=[*self.springs, self.outline, self.nodes, self.rattlers],
             axes=[
                 Axis(scale=self.x_scale, label="x / a"),
                 Axis(scale=self.y_scale, label="y / a", side="left"),
@@ -174,13 +190,25 @@ class NetworkPanel(Projectable, VBox):
         for scale in (self.x_scale, self.y_scale):
             scale.min, scale.max = low - margin, high + margin
         self.nodes.selected = None
-        self.nodes.default_size = _node_area(high - low)
         self.nodes.x, self.nodes.y = view.x, view.y
-        self.nodes.colors = coordination_colors(coordination[view.nodes])
+        if view.radii is None:
+            self.nodes.size = []
+            self.nodes.default_size = _node_area(high - low)
+            self.nodes.opacities = [1.0]
+        else:
+            largest = float(view.radii.max())
+            self.size_scale.max = largest * largest
+            self.nodes.size = view.radii * view.radii
+            self.nodes.default_size = _disk_area(largest, high - low + 2 * margin)
+            self.nodes.opacities = [_DISK_OPACITY]
+        self.nodes.colors = view.node_colors(coordination)
+        self.rattlers.x, self.rattlers.y = view.x[view.rattlers], view.y[view.rattlers]
         # Short enough for a narrow panel in projector mode; the caption says the rest.
         self.figure.title = view.title.split(": ", 1)[-1].replace("bottom-left ", "")
-        self._coordination_key = _coordination_legend(np.unique(coordination[view.nodes]),
-                                                      windowed=view.windowed)
+        held = np.delete(view.nodes, view.rattlers)
+        self._coordination_key = _coordination_legend(
+            np.unique(coordination[held]), windowed=view.windowed,
+            disks=view.radii is not None, rattlers=len(view.rattlers))
         self.legend.value = self._coordination_key
 
     def show_weights(self, weights, window):
@@ -227,7 +255,12 @@ def _node_area(side: float) -> int:
     return int(np.clip(round((spacing / 4.0) ** 2 * np.pi), 4, 40))
 
 
-def _coordination_legend(present, *, windowed=False) -> str:
+def _disk_area(radius: float, side: float) -> int:
+    """Marker area (px^2) of a disk of ``radius`` in a view ``side`` units wide."""
+    return max(1, int(round(np.pi * (radius * _NETWORK_PLOT_PX / side) ** 2)))
+
+
+def _coordination_legend(present, *, windowed=False, disks=False, rattlers=0) -> str:
     """What the network panel draws, and the HTML colour key for the coordination numbers."""
     items = " ".join(
         f'<span class="bp-legend-item" style="margin-right:0.8em;white-space:nowrap">'
@@ -236,9 +269,19 @@ def _coordination_legend(present, *, windowed=False) -> str:
         for z in present
     )
     shown = "its bottom-left corner" if windowed else "the whole periodic cell"
-    return (f'<div class="bp-legend"><span class="bp-caption">The network, {shown} '
-            "(drag to pan, scroll to zoom). </span>"
-            f"Node colour: coordination number {items}</div>")
+    if not disks:
+        return (f'<div class="bp-legend"><span class="bp-caption">The network, {shown} '
+                "(drag to pan, scroll to zoom). </span>"
+                f"Node colour: coordination number {items}</div>")
+    rattler_item = (
+        f'<span class="bp-legend-item" style="white-space:nowrap">'
+        f'<span style="display:inline-block;width:0.8em;height:0.8em;border-radius:50%;'
+        f'background:{RATTLER_COLOR};margin-right:0.25em"></span>× rattler '
+        f"({rattlers} shown: too few contacts to be held, no springs)</span>")
+    return (f'<div class="bp-legend"><span class="bp-caption">The jammed packing, {shown}: '
+            "disks of their radii, springs at their contacts (drag to pan, scroll to "
+            "zoom). </span>"
+            f"Disk colour: contact number {items} {rattler_item}</div>")
 
 
 class DOSPanel(Projectable, VBox):

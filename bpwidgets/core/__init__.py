@@ -26,6 +26,8 @@ by :mod:`bpwidgets`. The modules, each importing only those before it:
 * :mod:`~bpwidgets.core.jamming`: jammed packings of soft disks, their
   contact networks and Hessians (its :func:`jammed_packing`,
   :class:`JammedPacking` and :class:`ContactNetwork` are also here);
+* :mod:`~bpwidgets.core.packings`: packings and their contact networks'
+  spectra kept in the result store;
 * :mod:`~bpwidgets.core.elastic`: a packing's elastic moduli, the reduced
   DOS of its full 2D Hessian and its Debye level (:func:`elastic_moduli`,
   :class:`ElasticModuli` and :func:`vibrational_dos` are also here).

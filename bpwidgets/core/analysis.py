@@ -8,6 +8,7 @@ through :func:`boson_peak_of`, so a peak is found the same way everywhere.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,6 +22,7 @@ __all__ = [
     "BosonPeak",
     "boson_peak",
     "boson_peak_of",
+    "cell_side",
     "coordination_histogram",
     "lowest_frequency",
     "plus_minus",
@@ -133,11 +135,13 @@ def plus_minus(error, fmt) -> str:
     return " ± " + fmt.format(max(float(error), unit))
 
 
-def lowest_frequency(size: int) -> float:
+def lowest_frequency(size: float) -> float:
     """Lowest non-zero frequency of the L x L crystal with unit springs, 2 sin(pi / L).
 
     From lambda = 4 [sin^2(pi n1 / L) + sin^2(pi n2 / L)] (docs/physics.md); it sets the
-    scale below which a finite cell has too few modes for a smooth DOS.
+    scale below which a finite cell has too few modes for a smooth DOS. ``size`` is
+    the side of the periodic cell in units of the mean spacing: L for the lattice,
+    sqrt(N) for a jammed packing's contact network.
 
     Examples
     --------
@@ -145,6 +149,37 @@ def lowest_frequency(size: int) -> float:
     0.105
     """
     return 2.0 * float(np.sin(np.pi / size))
+
+
+def cell_side(size) -> float:
+    """Side of the periodic cell, in mean spacings, of a network or of a grid size.
+
+    A network off the lattice (a jammed packing's contact network) has its own
+    ``box``; a lattice network's is its size L; a number is taken as the side.
+
+    Raises
+    ------
+    ValueError
+        For a side that is not a number of at least 2 (below it the cell has no
+        lowest frequency).
+
+    Examples
+    --------
+    >>> from bpwidgets import build_network, jammed_packing
+    >>> cell_side(60), cell_side(build_network(20, 0.1, connection="nearest",
+    ...                                        spring="inverse", seed=0))
+    (60.0, 20.0)
+    >>> cell_side(jammed_packing(64, pressure=1e-2, seed=0).network()), cell_side(np.float64(7.5))
+    (8.0, 7.5)
+    """
+    side = size
+    if not isinstance(size, (numbers.Real, np.integer, np.floating)):  # a network
+        side = getattr(size, "box", getattr(size, "size", size))
+    if isinstance(side, bool) or not isinstance(side, (int, float, np.integer, np.floating)) \
+            or not side >= 2:
+        raise ValueError(f"size must be a network, or its cell's side (a number >= 2); "
+                         f"got {size!r}")
+    return float(side)
 
 
 def boson_peak(
@@ -244,8 +279,10 @@ def boson_peak_of(dos, size: int):
     Parameters
     ----------
     dos : bpwidgets.ReducedDOS
-    size : int
-        Linear size L of the networks.
+    size : int, float or bpwidgets.Network
+        Linear size L of the networks, or one of them: the side of its periodic
+        cell sets the lowest frequency (:func:`cell_side`; ``sqrt(N)`` for a
+        jammed packing's contact network).
 
     Returns
     -------
@@ -260,7 +297,7 @@ def boson_peak_of(dos, size: int):
     >>> 0 < peak.omega_error < 0.1, 0 < peak.excess_error < 0.05
     (True, True)
     """
-    omega_min = FINITE_SIZE_MODES * lowest_frequency(size)
+    omega_min = FINITE_SIZE_MODES * lowest_frequency(cell_side(size))
     peak = boson_peak(dos.omega, dos.mean, dos.debye_level, omega_min=omega_min)
     if len(dos.per_seed) > 1:
         samples, levels = dos.per_seed, np.asarray(dos.debye_levels)

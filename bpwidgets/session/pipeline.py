@@ -6,6 +6,11 @@ window brushed on the DOS panel. :func:`compute_stages` turns a request into
 histogram, mode weights) without touching a widget: first a quick preview, then
 the full average. :class:`~bpwidgets.session.worker.LatestWorker` runs it off
 the page's thread.
+
+Jammed disks (``connection="jammed"``) take the same path with packings in
+place of lattice networks (:mod:`bpwidgets.core.packings`): they are made one
+after the other, each announced by a :class:`Progress`, the first shown with
+its DOS as soon as it exists, and read from the result store when kept there.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from ..core import parallel
 from ..core.analysis import DOS_MOMENTS, boson_peak_of, coordination_histogram
 from ..core.network import build_network, build_networks
 from ..core.dos import reduced_dos_of, stored_spectra
+from ..core.jamming import ContactNetwork
+from ..core.packings import contact_dos_of, contact_networks, stored_contact_spectra
 from ..core.result import ReducedDOS, standard_error
 from ..core.kpm import default_vectors
 from ..core.modes import MODE_WEIGHTS_EXACT_MAX, local_spectrum, node_modes
@@ -25,7 +32,9 @@ from .schema import Parameters
 
 __all__ = [
     "FULL_VIEW_MAX_SIZE",
+    "JAMMED_MAX_DISKS",
     "WINDOW_SIZE",
+    "Progress",
     "Request",
     "Snapshot",
     "compute",
@@ -39,22 +48,61 @@ __all__ = [
 FULL_VIEW_MAX_SIZE = 40
 #: Side of the corner window shown for larger grids, in lattice constants.
 WINDOW_SIZE = 30
+#: Most disks of a packing the page makes: 10^4 disks take about 30 s per packing at
+#: p = 1e-3 and 75 s at 1e-4 (core/jamming.py, MAX_DISKS), so ten seeds are minutes
+#: already; L = 100 on the grid slider.
+JAMMED_MAX_DISKS = 10_000
 
 
-def drawn_nodes(size: int, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZE):
+def drawn_nodes(size, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZE):
     """Indices of the nodes on show: all of them, or those of the bottom-left corner.
 
     The mode weights are computed for these nodes, and the network panel draws them.
+
+    Parameters
+    ----------
+    size : int or bpwidgets.Network
+        The grid size L, or a network. A lattice network is drawn as its grid;
+        a jammed packing's contact network whole up to ``full_max_size ** 2``
+        disks (as many as the largest grid drawn whole), else its disks whose
+        centres lie in the bottom-left ``window`` x ``window`` square.
+    full_max_size, window : int
+        Largest grid drawn whole; side of the corner window, in mean spacings.
 
     Examples
     --------
     >>> len(drawn_nodes(20)), len(drawn_nodes(100))
     (400, 900)
     """
+    if isinstance(size, ContactNetwork):
+        if size.n_nodes <= full_max_size * full_max_size:
+            return np.arange(size.n_nodes)
+        x, y = size.positions[:, 0], size.positions[:, 1]
+        return np.flatnonzero((x < window) & (y < window))
+    if hasattr(size, "positions"):  # a lattice network: drawn as its grid
+        size = size.size
     if size <= full_max_size:
         return np.arange(size * size)
     ix, iy = np.divmod(np.arange(size * size), size)
     return np.flatnonzero((ix < window) & (iy < window))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A staged job's news between two results: item ``done`` of ``total`` under way.
+
+    Jammed disks announce each packing before it is made, so that the page says
+    what it waits for ("making packing 3 of 10").
+    """
+
+    done: int
+    total: int
+    what: str = "packing"
+
+    @property
+    def text(self) -> str:
+        """``"Making packing 3 of 10 …"``."""
+        return f"Making {self.what} {self.done} of {self.total} …"
 
 
 @dataclass(frozen=True)
@@ -95,6 +143,10 @@ class Snapshot:
     local : bpwidgets.NodeModes or bpwidgets.LocalSpectrum or None
         The drawn nodes' exact modes (small networks) or local moments, kept so
         that every further brush on the same network costs one small product.
+    rattler_fraction : float
+        Jammed disks: the fraction of disks that are rattlers, pooled over the
+        seeds (the histogram and the mean Z are those of the other disks); 0 for
+        the lattice.
     """
 
     request: Request
@@ -109,6 +161,7 @@ class Snapshot:
     weights: np.ndarray | None = field(default=None)
     complete: bool = True
     local: object = field(default=None)
+    rattler_fraction: float = 0.0
 
     @property
     def network(self):
@@ -118,8 +171,9 @@ class Snapshot:
 
 def compute(request: Request, previous: Snapshot | None = None) -> Snapshot:
     """Compute everything a request shows (the last of :func:`compute_stages`)."""
-    for snapshot in compute_stages(request, previous):
-        pass
+    for stage in compute_stages(request, previous):
+        if isinstance(stage, Snapshot):
+            snapshot = stage
     return snapshot
 
 
@@ -145,14 +199,19 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
 
     Yields
     ------
-    Snapshot
+    Snapshot or Progress
+        Jammed disks announce every packing before it is made (:class:`Progress`).
 
     Raises
     ------
     ValueError
-        From the core, when it refuses the parameters.
+        From the core, when it refuses the parameters; for jammed disks of more
+        than ``JAMMED_MAX_DISKS``, before anything is made.
     """
     p = request.parameters
+    if p.jammed:
+        yield from _jammed_stages(request, previous)
+        return
     # The preview's seeds get the random vectors each seed gets in the full
     # average, not the many they would get by default: it must be cheap.
     vectors = default_vectors(p.size * p.size * p.n_seeds, networks=p.n_seeds)
@@ -163,16 +222,7 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         snapshot = _from_store(request, spectra)
     else:
         networks = tuple(build_networks(p.size, p.delta, seeds=p.seeds, **p.model()))
-        coordination, fractions, mean = coordination_histogram(
-            [n.coordination for n in networks]
-        )
-        snapshot = Snapshot(
-            request=request, networks=networks, nodes=drawn_nodes(p.size), dos=None,
-            peak=None, coordination=coordination, fractions=fractions,
-            mean_coordination=mean, complete=False,
-            mean_coordination_error=float(standard_error(
-                [n.coordination.mean() for n in networks])),
-        )
+        snapshot = _built(request, networks)
     if request.window is not None:
         # The drawn network's mode weights do not depend on the average: the preview
         # shows them too, rather than colouring by Z until the average is done.
@@ -192,25 +242,121 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
     yield _with_dos(snapshot, dos, complete=True)
 
 
-def _from_store(request, spectra):
+def _built(request, networks):
+    """The snapshot of networks just built, without a DOS yet: histogram and mean Z.
+
+    A jammed packing's histogram and mean Z are those of its disks that are not
+    rattlers (which have no springs in its contact network).
+    """
+    held = [_held(n) for n in networks]
+    coordination, fractions, mean = coordination_histogram(held)
+    total = sum(n.n_nodes for n in networks)
+    return Snapshot(
+        request=request, networks=tuple(networks), nodes=drawn_nodes(networks[0]), dos=None,
+        peak=None, coordination=coordination, fractions=fractions, mean_coordination=mean,
+        complete=False, mean_coordination_error=float(standard_error([z.mean() for z in held])),
+        rattler_fraction=(total - sum(z.size for z in held)) / total,
+    )
+
+
+def _held(network):
+    """Coordination numbers of a network's nodes that are held: a packing's non-rattlers."""
+    if isinstance(network, ContactNetwork):
+        return np.delete(network.coordination, network.rattlers)
+    return network.coordination
+
+
+def _from_store(request, spectra, network=None):
     """The complete snapshot of a request whose every seed is in the result store.
 
-    Only the drawn network is built; the DOS, the histogram and the mean Z come
-    from the stored parts, and equal what computing them gives.
+    Only the drawn network is built (or, for jammed disks, given); the DOS, the
+    histogram and the mean Z come from the stored parts, and equal what
+    computing them gives. A packing's rattlers are its nodes without springs.
     """
     p = request.parameters
-    network = build_network(p.size, p.delta, seed=p.seeds[0], **p.model())
+    if network is None:
+        network = build_network(p.size, p.delta, seed=p.seeds[0], **p.model())
     width = max(s.coordination_counts.size for s in spectra)
-    counts = sum(np.pad(s.coordination_counts, (0, width - s.coordination_counts.size))
-                 for s in spectra)
+    per_seed = [np.pad(s.coordination_counts, (0, width - s.coordination_counts.size))
+                for s in spectra]
+    rattlers = 0
+    if p.jammed:
+        rattlers = sum(int(c[0]) for c in per_seed)
+        per_seed = [np.concatenate([[0], c[1:]]) for c in per_seed]
+    counts = sum(per_seed)
     coordination = np.flatnonzero(counts)
+    means = ([s.mean_coordination for s in spectra] if not p.jammed
+             else [np.arange(width) @ c / c.sum() for c in per_seed])
     snapshot = Snapshot(
-        request=request, networks=(network,), nodes=drawn_nodes(p.size), dos=None, peak=None,
+        request=request, networks=(network,), nodes=drawn_nodes(network), dos=None, peak=None,
         coordination=coordination, fractions=counts[coordination] / counts.sum(),
         mean_coordination=float(np.arange(width) @ counts / counts.sum()), complete=True,
-        mean_coordination_error=float(standard_error([s.mean_coordination for s in spectra])),
+        mean_coordination_error=float(standard_error(means)),
+        rattler_fraction=rattlers / (rattlers + counts.sum()),
     )
     return _with_dos(snapshot, ReducedDOS.from_spectra(spectra), complete=True)
+
+
+def _jammed_stages(request, previous):
+    """:func:`compute_stages` for jammed disks: packings made one by one, then the average.
+
+    Each packing is announced (:class:`Progress`) before it is made or read
+    from the store; after the first, a preview shows its network, histogram and
+    DOS; after the last, the complete result. A previous result with the same
+    parameters is continued, not made again.
+    """
+    p = request.parameters
+    n = _check_jammed(p)
+    vectors = default_vectors(n * p.n_seeds, networks=p.n_seeds)
+    dos = local = None
+    if previous is not None and previous.request.parameters == p:
+        snapshot = replace(previous, request=request, weights=None)
+        networks, dos, local = list(snapshot.networks), snapshot.dos, snapshot.local
+    elif (spectra := stored_contact_spectra(
+            n, pressure=p.pressure, spring=p.spring, seeds=p.seeds, moments=DOS_MOMENTS,
+            vectors=vectors)) is not None:
+        network = contact_networks(n, pressure=p.pressure, spring=p.spring,
+                                   seeds=p.seeds[:1])[0]
+        snapshot, networks = _from_store(request, spectra, network), [network]
+    else:
+        snapshot, networks = None, []
+    if snapshot is not None and snapshot.complete:
+        yield _with_weights(snapshot, request.window) if request.window else snapshot
+        return
+    for seed in p.seeds[len(networks):]:
+        yield Progress(len(networks) + 1, p.n_seeds)
+        networks += contact_networks(n, pressure=p.pressure, spring=p.spring, seeds=[seed])
+        if dos is None:  # the first packing: its network, histogram and DOS at once
+            dos = contact_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors)
+            if len(networks) < p.n_seeds:
+                preview = _jammed_snapshot(request, networks, dos, local, complete=False)
+                local = preview.local
+                yield preview
+    if len(dos.seeds) < len(networks):
+        rest = contact_dos_of(networks[len(dos.seeds):], moments=DOS_MOMENTS, vectors=vectors)
+        dos = ReducedDOS.from_spectra(dos.spectra + rest.spectra)
+    yield _jammed_snapshot(request, networks, dos, local, complete=True)
+
+
+def _jammed_snapshot(request, networks, dos, local, *, complete):
+    """The snapshot of packings' contact networks with their DOS (and the window's weights).
+
+    ``local``: the drawn network's modes or local moments if known (kept from a
+    preview of the same first packing), so that its weights are not computed again.
+    """
+    snapshot = replace(_with_dos(_built(request, networks), dos, complete=complete), local=local)
+    return _with_weights(snapshot, request.window) if request.window else snapshot
+
+
+def _check_jammed(parameters) -> int:
+    """The number of disks of jammed-disk parameters, or ValueError past what the page makes."""
+    n = parameters.n_disks
+    if n > JAMMED_MAX_DISKS:
+        side = int(np.sqrt(JAMMED_MAX_DISKS))
+        raise ValueError(
+            f"jammed disks: at most {JAMMED_MAX_DISKS} disks (L = {side}) here; a packing of "
+            f"N = {n} disks would take minutes. Choose L ≤ {side}.")
+    return n
 
 
 def _with_weights(snapshot, window):
@@ -253,5 +399,5 @@ def _average(networks, first, vectors):
 
 def _with_dos(snapshot, dos, *, complete):
     """The snapshot with a reduced DOS and its Boson peak."""
-    peak = boson_peak_of(dos, snapshot.network.size)
+    peak = boson_peak_of(dos, snapshot.network)
     return replace(snapshot, dos=dos, peak=peak, complete=complete)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .pipeline import Request, Snapshot, compute, compute_stages
+from .pipeline import Progress, Request, Snapshot, compute, compute_stages
 from .presets import PRESETS
-from .schema import Parameters, short_name
+from .schema import Parameters, pressure_text, short_name
 from .visitor import LimitError, VisitorLimits
 from .worker import LatestWorker
 
-__all__ = ["Listener", "Pin", "Session", "Status"]
+__all__ = ["Listener", "Pin", "Session", "Status", "parameters_label"]
 
 _log = logging.getLogger("bpwidgets")
 
@@ -54,15 +54,39 @@ class Pin:
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> "Pin":
-        """The pin of a computed result."""
-        p = snapshot.request.parameters
+        """The pin of a computed result; a glass's label says so, with its pressure.
+
+        Examples
+        --------
+        >>> session = Session(Parameters(size=10, n_seeds=1, connection="jammed",
+        ...                              pressure=0.01), background=False)
+        >>> session.start()
+        >>> Pin.of(session.snapshot).label
+        'glass: jammed disks, p = 1e-2, 1/r, N = 100'
+        """
         return cls(
-            label=(f"δ = {p.delta:.2f}, {short_name(p.connection)}, "
-                   f"{short_name(p.spring)}, L = {p.size}"),
-            parameters=p, omega=np.array(snapshot.dos.omega), mean=np.array(snapshot.dos.mean),
+            label=parameters_label(snapshot.request.parameters),
+            parameters=snapshot.request.parameters, omega=np.array(snapshot.dos.omega),
+            mean=np.array(snapshot.dos.mean),
             z=snapshot.coordination, fractions=snapshot.fractions,
             mean_error=np.array(snapshot.dos.mean_error),
         )
+
+
+def parameters_label(p: Parameters) -> str:
+    """A result's name in the legends: ``"δ = 0.30, cutoff, 1/r, L = 60"``, or the glass's.
+
+    Examples
+    --------
+    >>> parameters_label(Parameters())
+    'δ = 0.30, cutoff, 1/r, L = 60'
+    >>> parameters_label(Parameters(connection="jammed", size=20, spring="constant"))
+    'glass: jammed disks, p = 1e-3, t = 1, N = 400'
+    """
+    if p.jammed:
+        return (f"glass: jammed disks, p = {pressure_text(p.pressure)}, "
+                f"{short_name(p.spring)}, N = {p.n_disks}")
+    return f"δ = {p.delta:.2f}, {short_name(p.connection)}, {short_name(p.spring)}, L = {p.size}"
 
 
 @dataclass(frozen=True)
@@ -158,30 +182,49 @@ class Session:
         self.lock = threading.RLock()
         self._listener = listener or Listener()
         self._reduce = reduce or (lambda parameters: parameters)
+        self._background = background
         self._worker = LatestWorker(on_busy=self._show_busy, background=background,
                                     on_failure=self._show_failure)
 
     # -- asking for results ----------------------------------------------------------------
 
     def start(self):
-        """Compute the first result synchronously (a view draws it before it is shown)."""
+        """Compute the first result synchronously (a view draws it before it is shown).
+
+        Jammed disks on the worker thread show their first packing at once and
+        make the others on the worker: ten packings of a few thousand disks would
+        keep the page from showing for a minute.
+        """
         request = self.request()
+        if request.parameters.jammed and self._background:
+            self._worker.run_now(lambda: _first_snapshot(compute_stages(request)), self._deliver)
+            self.refresh()
+            return
         self._worker.run_now(lambda: compute_stages(request, self.snapshot), self._deliver)
 
     def request(self) -> Request:
-        """The request the current state makes."""
-        return Request(self._reduce(self.parameters), self.window)
+        """The request the current state makes.
+
+        Its parameters are :meth:`Parameters.relevant`: what the kind of network
+        ignores (δ for jammed disks, the pressure for the lattice) is left out.
+        """
+        return Request(self._reduce(self.parameters).relevant(), self.window)
 
     def update(self, **changes):
         """Change parameters (``update(delta=0.2)``) and compute the new result.
+
+        A change the kind of network ignores (δ for jammed disks, the pressure
+        for the lattice) is kept, for when the kind changes, and computes nothing.
 
         Raises
         ------
         LimitError
             For a value past the visitor limits; nothing changes.
         """
+        before = self.request()
         self._set_parameters(self.limits.check(replace(self.parameters, **changes)))
-        self.refresh()
+        if self.request() != before or self.snapshot is None:
+            self.refresh()
 
     def brush(self, window):
         """Colour by the modes in ``window`` = ``(low, high)``, or by Z when None."""
@@ -285,6 +328,14 @@ class Session:
             elif isinstance(outcome, _References):
                 with self.lock:
                     self._set_pins(tuple(Pin.of(s) for s in outcome.snapshots))
+            elif isinstance(outcome, Progress):
+                with self.lock:
+                    shown = self.snapshot
+                    text = outcome.text
+                    if (shown is not None and not shown.complete
+                            and shown.request.parameters == self.request().parameters):
+                        text += f" (the DOS shows the first {len(shown.dos.seeds)})"
+                    self._set_status("busy", text, drawn=False)
             else:
                 with self.lock:
                     previous, self.snapshot = self.snapshot, outcome
@@ -296,16 +347,22 @@ class Session:
 
     def describe(self, snapshot: Snapshot) -> str:
         """The status line's sentence for a result."""
-        if not snapshot.complete:
-            return (f"Averaging {snapshot.request.parameters.n_seeds} networks … "
-                    f"(the DOS shows the first {len(snapshot.dos.seeds)})")
         p = snapshot.request.parameters
+        if not snapshot.complete:
+            what = "packings of jammed disks" if p.jammed else "networks"
+            return (f"Averaging {p.n_seeds} {what} … "
+                    f"(the DOS shows the first {len(snapshot.dos.seeds)})")
         seeds = snapshot.dos.seeds
-        text = (
-            f"L = {p.size}, δ = {p.delta:.2f}, {short_name(p.connection)}, "
-            f"{short_name(p.spring)}, seeds {seeds[0]}–{seeds[-1]}; "
-            f"mean Z = {snapshot.mean_coordination:.2f}"
-        )
+        if p.jammed:
+            text = (f"N = {p.n_disks} jammed disks, p = {pressure_text(p.pressure)}, "
+                    f"{short_name(p.spring)}, seeds {seeds[0]}–{seeds[-1]}; "
+                    f"mean Z = {snapshot.mean_coordination:.2f} (without the rattlers)")
+        else:
+            text = (
+                f"L = {p.size}, δ = {p.delta:.2f}, {short_name(p.connection)}, "
+                f"{short_name(p.spring)}, seeds {seeds[0]}–{seeds[-1]}; "
+                f"mean Z = {snapshot.mean_coordination:.2f}"
+            )
         if snapshot.weights is not None:
             low, high = snapshot.request.window
             text += f"; nodes coloured by their share of the modes with {low:.2f} ≤ ω ≤ {high:.2f}"
@@ -335,6 +392,15 @@ class Session:
         with self.lock:
             self._set_status("error", f"Something went wrong ({type(error).__name__}); "
                                       "see the server's log")
+
+
+def _first_snapshot(stages):
+    """The stages up to the first result (its progress included); the rest are not made."""
+    for stage in stages:
+        yield stage
+        if isinstance(stage, Snapshot):
+            stages.close()
+            return
 
 
 def _preset_stages(preset, request):

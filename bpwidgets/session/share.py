@@ -1,7 +1,8 @@
 """Shareable state: the page's URL query <-> the dashboard's parameters.
 
 ``?delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10`` opens the
-dashboard in that state. :func:`parse_query` never raises: a bad value is
+dashboard in that state; ``?connection=jammed&pressure=0.001&size=20`` opens it on
+jammed disks. :func:`parse_query` never raises: a bad value is
 replaced by its default and explained in a message, so a mistyped link still
 opens a working page; a value past the server's visitor limits
 (:mod:`~bpwidgets.session.visitor`) opens it at the limit and says so.
@@ -103,12 +104,17 @@ def _number(text):
 def state_query(parameters: Parameters, *, projector: bool = False) -> str:
     """The query string that opens the dashboard with ``parameters`` (no leading ``?``).
 
+    The pressure is written for jammed disks alone, the one kind it applies to.
+
     Examples
     --------
     >>> state_query(Parameters(delta=0.25, size=80, spring="constant"))
     'delta=0.25&size=80&connection=cutoff&spring=constant&seeds=10&seed=0'
+    >>> state_query(Parameters(size=20, connection="jammed", pressure=0.01))
+    'delta=0.3&size=20&connection=jammed&spring=inverse&seeds=10&seed=0&pressure=0.01'
     """
-    items = [(f.key, _text(getattr(parameters, f.name))) for f in FIELDS]
+    items = [(f.key, _text(getattr(parameters, f.name))) for f in FIELDS
+             if f.name != "pressure" or parameters.jammed]
     if projector:
         items.append(("projector", 1))
     return urlencode(items)

@@ -9,15 +9,19 @@ functions feed the bqplot dashboard, its tests and a matplotlib renderer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.analysis import BOSON_PEAK_OMEGA_MAX, plus_minus
+from ..core.jamming import ContactNetwork
+from ..core.packings import disk_radii
 from ..session.pipeline import FULL_VIEW_MAX_SIZE, WINDOW_SIZE, drawn_nodes
+from ..session.schema import pressure_text
 
 __all__ = [
     "PIN_COLORS",
+    "RATTLER_COLOR",
     "STIFFNESS_GRAYS",
     "NetworkView",
     "align_histograms",
@@ -65,6 +69,10 @@ PIN_COLORS = tuple(
 #: Spring shades from soft to stiff: darker is stiffer.
 STIFFNESS_GRAYS = ("#c8c8c8", "#969696", "#5a5a5a")
 
+#: Colour of a jammed packing's rattlers (disks without springs): a pale grey no
+#: coordination number has, so that they stand apart from the disks that are held.
+RATTLER_COLOR = "#d9d9d9"
+
 
 def coordination_color(z: int) -> str:
     """Colour of coordination number ``z`` (clipped to the palette's range)."""
@@ -103,6 +111,11 @@ class NetworkView:
         Panel title, saying whether a window is shown.
     windowed : bool
         True when only the bottom-left corner is drawn.
+    radii : ndarray or None
+        Jammed disks: the drawn disks' radii, in the units of ``x`` and ``y``;
+        None for the lattice's nodes (drawn as dots).
+    rattlers : ndarray of int
+        Positions, among the drawn nodes, of a packing's rattlers (empty for the lattice).
     """
 
     nodes: np.ndarray
@@ -112,6 +125,15 @@ class NetworkView:
     outline: tuple
     title: str
     windowed: bool
+    radii: np.ndarray | None = None
+    rattlers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+
+    def node_colors(self, coordination) -> list:
+        """Colour of every drawn node from its network's ``coordination`` (rattlers grey)."""
+        colors = coordination_colors(np.asarray(coordination)[self.nodes])
+        for k in self.rattlers:
+            colors[k] = RATTLER_COLOR
+        return colors
 
 
 def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZE) -> NetworkView:
@@ -120,7 +142,10 @@ def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZ
     Parameters
     ----------
     network : bpwidgets.Network
-        The network to draw.
+        The network to draw: a lattice network, or a jammed packing's contact
+        network (:class:`~bpwidgets.ContactNetwork`), whose disks are drawn with
+        their radii, whole up to ``full_max_size ** 2`` disks, else those in the
+        bottom-left ``window`` x ``window`` square (:func:`drawn_nodes`).
     full_max_size : int
         Grids up to this size are drawn whole, in the periodic cell.
     window : int
@@ -143,7 +168,13 @@ def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZ
     >>> view = network_view(build_network(100, 0.2, connection="cutoff", spring="inverse", seed=0))
     >>> len(view.nodes), view.title
     (900, 'Network: bottom-left 30 × 30 corner of 100 × 100')
+    >>> from bpwidgets import jammed_packing
+    >>> view = network_view(jammed_packing(100, pressure=1e-2, seed=0).network())
+    >>> len(view.nodes), view.radii.shape, view.title
+    (100, (100,), 'Jammed disks: N = 100, p = 1e-2, periodic cell')
     """
+    if isinstance(network, ContactNetwork):
+        return _disks_view(network, full_max_size, window)
     size = network.size
     windowed = size > full_max_size
     nodes = drawn_nodes(size, full_max_size=full_max_size, window=window)
@@ -161,6 +192,44 @@ def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZ
         positions = network.positions
         outline = cell_outline(0.0, float(size))
         title = f"Network: {size} × {size} periodic cell"
+    springs = _spring_segments(network, positions, shown)
+    return NetworkView(
+        nodes=nodes,
+        x=positions[nodes, 0],
+        y=positions[nodes, 1],
+        springs=springs,
+        outline=outline,
+        title=title,
+        windowed=windowed,
+    )
+
+
+def _disks_view(network, full_max_size, window) -> NetworkView:
+    """:func:`network_view` of a jammed packing's contact network: disks and contacts."""
+    nodes = drawn_nodes(network, full_max_size=full_max_size, window=window)
+    windowed = len(nodes) < network.n_nodes
+    shown = np.zeros(network.n_nodes, dtype=bool)
+    shown[nodes] = True
+    # The packing's own pressure is within PRESSURE_TOLERANCE of the one asked for.
+    pressure = pressure_text(float(f"{network.pressure:.2g}"))
+    name = f"Jammed disks: N = {network.n_nodes}, p = {pressure}"
+    if windowed:
+        outline = cell_outline(0.0, float(window))
+        title = f"{name}, bottom-left {window} × {window} corner"
+    else:
+        outline = cell_outline(0.0, float(network.box))
+        title = f"{name}, periodic cell"
+    positions = network.positions
+    return NetworkView(
+        nodes=nodes, x=positions[nodes, 0], y=positions[nodes, 1],
+        springs=_spring_segments(network, positions, shown), outline=outline, title=title,
+        windowed=windowed, radii=disk_radii(network)[nodes],
+        rattlers=np.flatnonzero(np.isin(nodes, network.rattlers)),
+    )
+
+
+def _spring_segments(network, positions, shown) -> tuple:
+    """The springs at a shown node, one NaN-gapped ``(x, y)`` path per stiffness bin."""
     first, second = network.bonds[:, 0], network.bonds[:, 1]
     from_first = shown[first]
     from_second = ~from_first & shown[second]
@@ -174,18 +243,9 @@ def network_view(network, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZ
     stiffness = np.concatenate(
         [network.stiffness[from_first], network.stiffness[from_second]]
     )
-    springs = tuple(
+    return tuple(
         _segments(starts[in_bin], ends[in_bin])
         for in_bin in _stiffness_bins(stiffness, len(STIFFNESS_GRAYS))
-    )
-    return NetworkView(
-        nodes=nodes,
-        x=positions[nodes, 0],
-        y=positions[nodes, 1],
-        springs=springs,
-        outline=outline,
-        title=title,
-        windowed=windowed,
     )
 
 
@@ -277,9 +337,19 @@ def result_summary(mean_coordination: float, peak, mean_coordination_error=float
 
 
 def snapshot_summary(snapshot) -> str:
-    """:func:`result_summary` of a session's result, saying when it is a preview."""
+    """:func:`result_summary` of a session's result, saying when it is a preview.
+
+    For jammed disks it starts with what they are and their pressure, and says
+    how many of them are rattlers, which the mean Z leaves out:
+    ``"jammed disks, p = 1e-3: mean Z 4.10 ± 0.01 without the rattlers (4.2 %); ..."``.
+    """
     text = result_summary(snapshot.mean_coordination, snapshot.peak,
                           snapshot.mean_coordination_error)
+    p = snapshot.request.parameters
+    if p.jammed:
+        head, rest = text.split("; ", 1)
+        text = (f"jammed disks, p = {pressure_text(p.pressure)}: {head} without the rattlers "
+                f"({100 * snapshot.rattler_fraction:.1f} %); {rest}")
     peak = snapshot.peak
     if len(snapshot.dos.seeds) == 1 and peak is not None and np.isfinite(peak.omega_error):
         text += " (errors from one network's random vectors only)"
