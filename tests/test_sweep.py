@@ -10,9 +10,12 @@ workers: a realistic bad point, found only where the task runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
+import io
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,11 +34,16 @@ import bpwidgets.sweep.run as sweep_run
 from bpwidgets import (
     boson_peak_of,
     build_network,
+    jammed_packing,
     keep_network_spectrum,
     network_spectrum,
     reduced_dos,
+    reduced_dos_of,
 )
 from bpwidgets.core.analysis import DOS_MOMENTS
+from bpwidgets.core.jamming import MAX_PRESSURE, MIN_PRESSURE
+from bpwidgets.core.kpm import default_vectors
+from bpwidgets.core.packings import stored_contact_spectra, stored_packing
 from bpwidgets.core.store import ResultStore, open_store
 from bpwidgets.sweep import (
     DEFAULT_OMEGA,
@@ -60,6 +68,10 @@ WORKER_MEMORY_LIMIT = "40M"
 #: A small grid: two families, two displacements; 16 networks of L = 40.
 SMALL = dict(delta=[0.2, 0.3], size=40, connection="cutoff", spring=["inverse", "constant"],
              seeds=4)
+#: A small glass: two pressures, two packings of N = 16^2 = 256 disks each (about 0.5 s
+#: a packing), large enough for a Boson peak above the cell's lowest frequencies.
+GLASS = dict(connection="jammed", pressure=[1e-3, 1e-2], size=16, spring="inverse", seeds=2)
+GLASS_DISKS = 16 * 16
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +108,12 @@ def _alive(pid) -> bool:
 def serial():
     """The small grid computed in this process, without Dask or a store: the reference."""
     return sweep(**SMALL, client=False, store=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def glass_serial():
+    """The small glass computed in this process, without Dask or a store: the reference."""
+    return sweep(**GLASS, client=False, store=False, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -469,6 +487,10 @@ def test_the_command_line_runs_on_a_scheduler_and_saves(client, tmp_path, serial
     (["--delta", "0.5:0:0.1"], "upwards"),
     (["--size", "2"], "size must be"),
     (["--out", "sweep.csv"], ".nc or .zarr"),
+    (["--connection", "jammed", "--delta", "0.3"], "instead of delta="),
+    (["--pressure", "1e-3"], "pressure is that of jammed disks"),
+    (["--connection", "jammed", "--pressure", "1e-3,0.5"], "MAX_PRESSURE = 0.05"),
+    (["--connection", "jammed", "--pressure", "1e-3,x"], "not a float"),
 ])
 def test_the_command_line_refuses_bad_input(arguments, message, capsys):
     base = {"--out": "x.nc"}
@@ -497,3 +519,156 @@ def test_progress_in_a_terminal_and_the_counts_at_the_end(capsys):
           progress=lambda *counts: calls.append(counts))
     assert calls == [(1, 0, 2), (2, 0, 2)]
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- the glass
+
+
+def test_a_glass_point_equals_reduced_dos_of_its_packings_exactly(glass_serial):
+    """Each pressure's numbers are reduced_dos_of the packings' contact networks, bit for bit."""
+    data = glass_serial
+    assert dict(data.sizes) == {"pressure": 2, "seed": 2, "omega": DEFAULT_OMEGA.size}
+    assert "delta" not in data.coords and data.connection.item() == "jammed"
+    assert data.size.item() == 16 and data.attrs["computed"] == 4
+    assert data.vectors.values.tolist() == [default_vectors(2 * GLASS_DISKS, networks=2)] * 2
+    for pressure in GLASS["pressure"]:
+        packings = [jammed_packing(GLASS_DISKS, pressure=pressure, seed=s) for s in (0, 1)]
+        networks = [packing.network("inverse") for packing in packings]
+        expected = reduced_dos_of(networks, moments=DOS_MOMENTS, omega=DEFAULT_OMEGA,
+                                  store=False)
+        peak = boson_peak_of(expected, networks[0])
+        point = data.sel(pressure=pressure)
+        assert np.array_equal(point.reduced_dos.values, expected.per_seed)
+        assert np.array_equal(point.reduced_dos_mean.values, expected.mean)
+        assert np.array_equal(point.reduced_dos_error.values, expected.mean_error)
+        assert np.array_equal(point.debye_level.values, expected.debye_levels)
+        assert point.debye_level_mean.item() == expected.debye_level
+        assert point.debye_level_error.item() == expected.debye_level_error
+        assert np.array_equal(point.mean_z.values, expected.mean_coordination)
+        assert np.array_equal(point.zero_modes.values, expected.zero_modes)
+        assert point.pooled_mean_z_error.item() == expected.mean_coordination_error
+        assert bool(point.peak_found) and bool(point.complete)
+        for name in ("omega", "excess", "omega_error", "excess_error", "reduced_dos"):
+            assert np.array_equal(point[f"peak_{name}"].item(), getattr(peak, name),
+                                  equal_nan=True), name
+        # The rattlers and the mean Z of the other disks, as the dashboard counts them.
+        held = [np.delete(net.coordination, net.rattlers) for net in networks]
+        assert point.rattlers.values.tolist() == [len(p.rattlers) / GLASS_DISKS
+                                                  for p in packings]
+        assert point.held_mean_z.values == pytest.approx([z.mean() for z in held], rel=1e-12)
+        assert point.pooled_held_mean_z.item() == pytest.approx(np.concatenate(held).mean(),
+                                                                rel=1e-12)
+        assert point.pooled_held_mean_z_error.item() == pytest.approx(
+            np.std([z.mean() for z in held], ddof=1) / np.sqrt(2), rel=1e-12)
+    # Z - 4 grows with the pressure: the glass's disorder control is the one swept.
+    excess = data.pooled_held_mean_z.values - 4
+    assert 0 < excess[0] < excess[1]
+
+
+def test_the_glass_runs_on_the_cluster_into_the_dashboards_store(client, tmp_path,
+                                                                glass_serial):
+    """The workers make the packings and keep them with their parts, where the dashboard
+    reads them; a second sweep reads them all without a scheduler."""
+    data = sweep(**GLASS, client=client, store=tmp_path, progress=False)
+    assert data.attrs["computed"] == 4 and data.attrs["engine"] == client.scheduler.address
+    assert_same_numbers(data, glass_serial)
+    for pressure in GLASS["pressure"]:
+        assert stored_contact_spectra(
+            GLASS_DISKS, pressure=pressure, spring="inverse", seeds=[0, 1], moments=DOS_MOMENTS,
+            vectors=default_vectors(2 * GLASS_DISKS, networks=2), store=tmp_path) is not None
+        for seed in (0, 1):
+            stored = stored_packing(GLASS_DISKS, pressure=pressure, seed=seed, store=tmp_path)
+            made = jammed_packing(GLASS_DISKS, pressure=pressure, seed=seed)
+            assert np.array_equal(stored.positions, made.positions)
+    again = sweep(**GLASS, client="tcp://127.0.0.1:1", store=tmp_path, progress=False)
+    assert again.attrs["from_store"] == 4 and again.attrs["engine"] == "store"
+    assert_same_numbers(again, glass_serial)
+
+
+def test_without_a_shared_store_the_client_keeps_the_glass_parts(client, tmp_path,
+                                                                glass_serial):
+    data = sweep(**GLASS, client=client, store=tmp_path, shared_store=False, progress=False)
+    assert data.attrs["computed"] == 4
+    assert len(open_store(tmp_path)) == 4  # the parts; the packings stayed on the workers
+    again = sweep(**GLASS, client=False, store=tmp_path, progress=False)
+    assert again.attrs["from_store"] == 4
+    assert_same_numbers(again, glass_serial)
+
+
+def test_a_glass_task_reads_its_part_once_and_keeps_its_packing(tmp_path):
+    """Read the part (missing), read the packing (missing), make both and keep both; then
+    the part alone is read. Another spring law on the same packing makes no packing."""
+    store = CountingStore(tmp_path)
+    grid = sweep_grid._checked_grid(None, 10, "jammed", "inverse", 2, DOS_MOMENTS,
+                                    pressure=1e-2)
+    ((_, point),) = grid.points()
+    task = (point, 1, DOS_MOMENTS, grid.vectors(point))
+    computed = sweep_run._network_task(*task, store)
+    assert computed.computed and (store.reads, store.writes) == (2, 2)
+    read = sweep_run._network_task(*task, store)
+    assert not read.computed and (store.reads, store.writes) == (3, 2)
+    assert np.array_equal(read.spectrum.moments, computed.spectrum.moments)
+    constant = dataclasses.replace(point, spring="constant")
+    other = sweep_run._network_task(constant, 1, DOS_MOMENTS, grid.vectors(point), store)
+    assert other.computed and (store.reads, store.writes) == (5, 3)  # its part alone is new
+    assert other.spectrum.fingerprint != computed.spectrum.fingerprint
+
+
+def test_a_failing_glass_point_is_reported_with_its_pressure(client, tmp_path):
+    """44 100 disks pass the client's checks but not the workers' memory limit."""
+    data = sweep(connection="jammed", pressure=1e-2, size=[10, 210], seeds=1, client=client,
+                 store=tmp_path, progress=False)
+    assert data.attrs["failed"] == 1 and data.attrs["computed"] == 1
+    (failure,) = failures(data)
+    assert failure["error"].startswith("ValueError: a packing of 44100 disks needs")
+    assert {k: v for k, v in failure.items() if k != "error"} == dict(
+        pressure=1e-2, size=210, connection="jammed", spring="inverse", seed=0)
+    assert bool(data.complete.sel(size=10)) and not bool(data.complete.sel(size=210))
+    assert bool(data.reduced_dos.sel(size=210).isnull().all())
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(delta=0.3), "give pressure= instead of delta="),
+    (dict(connection="cutoff", pressure=1e-3), "pressure is that of jammed disks"),
+    (dict(connection=["jammed", "cutoff"]), "swept apart"),
+    (dict(pressure=[1e-3, 0.1]), "MAX_PRESSURE = 0.05"),
+    (dict(pressure=MIN_PRESSURE / 2), "from MIN_PRESSURE = 1e-05"),
+    (dict(pressure=0.0), "pressure must be"),
+    (dict(pressure=float("nan")), "pressure must be"),
+    (dict(pressure="1e-3"), "pressure must be"),
+    (dict(pressure=[1e-3, 1e-3]), "more than once"),
+    (dict(size=3), "MIN_DISKS = 16"),
+    (dict(size=[10, 12.5]), "a whole number L from 4 to 1000"),
+    (dict(spring="contact"), "spring must be one of 'inverse', 'constant'"),
+    (dict(moments=7), "moments"),
+])
+def test_a_bad_glass_grid_fails_before_anything_is_sent(arguments, message):
+    grid = dict(connection="jammed", pressure=1e-3, size=10, spring="inverse",
+                seeds=2) | arguments
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sweep(**grid, client="tcp://127.0.0.1:1", store=False, progress=False)
+    pressures = grid["pressure"] if isinstance(grid["pressure"], list) else [grid["pressure"]]
+    for pressure in pressures:
+        if not (isinstance(pressure, float) and MIN_PRESSURE <= pressure <= MAX_PRESSURE):
+            with pytest.raises(ValueError, match="pressure"):  # the core refuses it too
+                jammed_packing(GLASS_DISKS, pressure=pressure, seed=0)
+
+
+def test_the_glass_accepts_the_ends_of_the_cores_pressures():
+    points = sweep_points(connection="jammed", pressure=[MIN_PRESSURE, MAX_PRESSURE], size=4,
+                          seeds=1)
+    assert [(p.pressure, p.disks, p.delta) for p in points] == [(MIN_PRESSURE, 16, None),
+                                                                (MAX_PRESSURE, 16, None)]
+
+
+def test_the_command_line_sweeps_the_glass(client, tmp_path, glass_serial):
+    out = tmp_path / "glass.nc"
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = main(["--connection", "jammed", "--pressure", "1e-3,1e-2", "--size", "16",
+                     "--seeds", "2", "--scheduler", client.scheduler.address, "--store", "off",
+                     "--quiet", "--out", str(out)])
+    assert code == 0
+    assert "sweep: 4 tasks: 4 computed" in printed.getvalue()
+    loaded = load(out)
+    assert_same_numbers(loaded, glass_serial)
+    assert loaded.pressure.attrs["description"].startswith("pressure of the jammed packings")

@@ -34,7 +34,7 @@ import numpy as np
 
 from .dos import _fingerprint, reduced_dos_of
 from .jamming import DIAMETERS, ContactNetwork, JammedPacking, jammed_packing
-from .network import _check_choice, _check_seed_list
+from .network import _check_choice, _check_seed, _check_seed_list
 from .result import NetworkSpectrum, ReducedDOS
 from .store import open_store, result_key
 
@@ -45,6 +45,7 @@ __all__ = [
     "contact_networks",
     "disk_radii",
     "jammed_packings",
+    "keep_contact_spectrum",
     "stored_contact_spectra",
     "stored_packing",
 ]
@@ -283,6 +284,58 @@ def stored_contact_spectra(n, *, pressure, spring, seeds, moments, vectors, meth
             return None
         spectra.append(spectrum)
     return tuple(spectra)
+
+
+def keep_contact_spectrum(spectrum, n, *, pressure, spring, moments, vectors, method="kpm",
+                          store=None) -> bool:
+    """Keep a contact network's part computed elsewhere where :func:`stored_contact_spectra` finds it.
+
+    For parts that come back from processes that cannot reach the store (the
+    workers of a cluster without a shared file system), or that were computed
+    without it so that the store is read once.
+
+    Parameters
+    ----------
+    spectrum : NetworkSpectrum
+        A part :func:`contact_dos_of` computed for a network :func:`contact_networks`
+        made with these arguments (its ``inputs`` name them).
+    n, pressure, spring, moments, vectors, method, store
+        As for :func:`stored_contact_spectra`; the seed is the part's own.
+
+    Returns
+    -------
+    bool
+        Whether it was stored (False with no store, or a store that refuses writes).
+
+    Raises
+    ------
+    ValueError
+        For a part computed for other inputs, or not named by them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> nets = contact_networks(64, pressure=1e-2, spring="inverse", seeds=[5], store=False)
+    >>> (part,) = contact_dos_of(nets, moments=32, vectors=4, store=False).spectra
+    >>> where = tempfile.mkdtemp()
+    >>> keep_contact_spectrum(part, 64, pressure=1e-2, spring="inverse", moments=32, vectors=4,
+    ...                       store=where)
+    True
+    >>> stored_contact_spectra(64, pressure=1e-2, spring="inverse", seeds=[5], moments=32,
+    ...                        vectors=4, store=where)[0].fingerprint == part.fingerprint
+    True
+    """
+    spring = _check_choice("spring", spring, CONTACT_NETWORK_SPRINGS)
+    inputs = getattr(spectrum, "inputs", None)
+    if not isinstance(spectrum, NetworkSpectrum) or not isinstance(inputs, dict):
+        raise ValueError("spectrum must be a NetworkSpectrum that contact_dos_of computed for a "
+                         f"network of contact_networks; got {type(spectrum).__name__}")
+    expected = _inputs(n, pressure, spring, _check_seed(inputs.get("seed")), method, moments,
+                       vectors)
+    if inputs != expected:
+        raise ValueError(f"spectrum was computed for {inputs}; not for {expected}")
+    store = open_store(store)
+    return store is not None and store.put(result_key(inputs), spectrum)
 
 
 def contact_dos_of(networks, *, moments, vectors, method="kpm", store=None) -> ReducedDOS:

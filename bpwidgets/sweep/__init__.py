@@ -5,7 +5,10 @@ the connection rule, the spring law) and a set of seeds, computes every
 network of the grid as a task of its own, one task per (parameter point,
 seed), and returns an :class:`xarray.Dataset` over the swept parameters and
 the seeds: each seed's reduced DOS, Debye level, mean and variance of Z and
-zero modes, and each point's Boson peak with its error bars.
+zero modes, and each point's Boson peak with its error bars. The glass goes
+the same way: ``connection="jammed"`` sweeps the contact networks of jammed
+packings of N = L² soft disks over their ``pressure`` (in δ's place), one
+task per (point, packing), the packings kept in the store with the parts.
 
 Each task is a pure function of its inputs: it looks its network's part up in
 the shared result store (:mod:`bpwidgets.core.store`) and, if it is missing,
@@ -33,7 +36,8 @@ values with NaN (``done``, ``complete``), never with zeros. A bad grid is
 refused before anything is sent.
 
 From a terminal: ``python -m bpwidgets.sweep --delta 0:0.5:0.02 --size 200
---connection cutoff --spring inverse constant --seeds 10 --out sweep.nc``
+--connection cutoff --spring inverse constant --seeds 10 --out sweep.nc``, or
+for the glass ``--connection jammed --pressure 1e-4,1e-3,1e-2 --size 20``
 (``--help`` lists the options).
 
 The modules: :mod:`.grid` (the points, seeds and frequencies, checked),
@@ -62,14 +66,28 @@ from .cluster import (
     make_local_cluster,
 )
 from .dataset import failures, load, save
-from .grid import DEFAULT_OMEGA, PARAMETERS, Point, sweep_points, value_range
+from .grid import (
+    DEFAULT_DELTA,
+    DEFAULT_OMEGA,
+    DEFAULT_PRESSURE,
+    GLASS_PARAMETERS,
+    JAMMED,
+    PARAMETERS,
+    Point,
+    sweep_points,
+    value_range,
+)
 from .run import DEFAULT_RETRIES, sweep
 
 __all__ = [
     "CLUSTER_KINDS",
     "DEFAULT_CLUSTER_WORKERS",
+    "DEFAULT_DELTA",
     "DEFAULT_OMEGA",
+    "DEFAULT_PRESSURE",
     "DEFAULT_RETRIES",
+    "GLASS_PARAMETERS",
+    "JAMMED",
     "PARAMETERS",
     "SCHEDULER_ENVIRONMENT",
     "Point",

@@ -1,7 +1,9 @@
 """The command line, ``python -m bpwidgets.sweep``: parse, sweep, save, report.
 
 ``--help`` lists the options; a value ``start:stop:step`` is a range with the
-stop included (:func:`~bpwidgets.sweep.value_range`).
+stop included (:func:`~bpwidgets.sweep.value_range`), and values may be given
+apart or joined by commas (``--pressure 1e-4,1e-3``). ``--connection jammed``
+sweeps the glass over ``--pressure`` instead of ``--delta``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..core.network import CONNECTIONS, SPRINGS
 from ..core.store import STORE_ENVIRONMENT
 from .cluster import CLUSTER_KINDS, DEFAULT_CLUSTER_WORKERS, SCHEDULER_ENVIRONMENT
 from .dataset import _NETCDF_SUFFIXES, failures, save
-from .grid import sweep_points, value_range
+from .grid import DEFAULT_DELTA, DEFAULT_PRESSURE, JAMMED, sweep_points, value_range
 from .report import _Progress, _Report
 from .run import sweep
 
@@ -23,7 +25,15 @@ __all__ = ["main"]
 
 
 def _parameter_values(text: str, kind) -> list:
-    """One command-line value: a number, or ``start:stop:step`` (stop included)."""
+    """One command-line value: numbers or ``start:stop:step`` ranges, joined by commas.
+
+    Examples
+    --------
+    >>> _parameter_values("1e-4,1e-3", float), _parameter_values("20:40:10,60", int)
+    ([0.0001, 0.001], [20, 30, 40, 60])
+    """
+    if "," in text:
+        return [v for part in text.split(",") for v in _parameter_values(part, kind)]
     if ":" in text:
         parts = text.split(":")
         if len(parts) != 3:
@@ -42,20 +52,28 @@ def _parameter_values(text: str, kind) -> list:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bpwidgets.sweep",
-        description="Sweep the Boson peak of spring networks over a grid of parameters, on "
-                    "Dask, and save the dataset to netCDF (.nc) or zarr (.zarr). A value "
-                    "start:stop:step is a range with the stop included.",
+        description="Sweep the Boson peak of spring networks (or of the contact networks of "
+                    "jammed disks, --connection jammed) over a grid of parameters, on Dask, "
+                    "and save the dataset to netCDF (.nc) or zarr (.zarr). A value "
+                    "start:stop:step is a range with the stop included; values may be "
+                    "joined by commas.",
     )
-    parser.add_argument("--delta", nargs="+", default=["0.3"], metavar="VALUE",
-                        help="displacements delta, values or start:stop:step (default 0.3)")
+    parser.add_argument("--delta", nargs="+", metavar="VALUE",
+                        help="displacements delta, values or start:stop:step (default "
+                             f"{DEFAULT_DELTA}; not with --connection {JAMMED})")
+    parser.add_argument("--pressure", nargs="+", metavar="P",
+                        help=f"pressures of the jammed disks, with --connection {JAMMED} "
+                             f"(default {DEFAULT_PRESSURE:g}), in epsilon / d^2")
     parser.add_argument("--size", nargs="+", default=["60"], metavar="L",
-                        help="grid sizes L, values or start:stop:step (default 60)")
-    parser.add_argument("--connection", nargs="+", default=["cutoff"], choices=CONNECTIONS,
-                        help="connection rules (default cutoff)")
+                        help="grid sizes L, values or start:stop:step (default 60); jammed "
+                             "disks: N = L^2 disks")
+    parser.add_argument("--connection", nargs="+", default=["cutoff"],
+                        choices=CONNECTIONS + (JAMMED,),
+                        help=f"connection rules, or {JAMMED} for jammed disks (default cutoff)")
     parser.add_argument("--spring", nargs="+", default=["inverse"], choices=SPRINGS,
                         help="spring laws (default inverse)")
     parser.add_argument("--seeds", type=int, default=10, metavar="N",
-                        help="random networks per point (default 10)")
+                        help="random networks (or packings) per point (default 10)")
     parser.add_argument("--first-seed", type=int, default=0, metavar="S",
                         help="seed of the first network; the others follow (default 0)")
     parser.add_argument("--moments", type=int, default=DOS_MOMENTS, metavar="K",
@@ -104,7 +122,9 @@ def main(argv=None) -> int:
     parser = _parser()
     options = parser.parse_args(argv)
     try:
-        deltas = [v for text in options.delta for v in _parameter_values(text, float)]
+        deltas = [v for text in options.delta or () for v in _parameter_values(text, float)]
+        pressures = [v for text in options.pressure or ()
+                     for v in _parameter_values(text, float)]
         sizes = [v for text in options.size for v in _parameter_values(text, int)]
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
@@ -117,7 +137,7 @@ def main(argv=None) -> int:
         parser.error("give at most one of --serial, --scheduler and --cluster")
     client = False if options.serial else options.scheduler or options.cluster
     arguments = dict(
-        delta=_one_or_list(deltas), size=_one_or_list(sizes),
+        delta=_one_or_list(deltas), pressure=_one_or_list(pressures), size=_one_or_list(sizes),
         connection=_one_or_list(list(dict.fromkeys(options.connection))),
         spring=_one_or_list(list(dict.fromkeys(options.spring))),
         seeds=list(range(options.first_seed, options.first_seed + options.seeds)),
@@ -154,5 +174,7 @@ def main(argv=None) -> int:
 
 
 def _one_or_list(values):
-    """A single value stays a value (a scalar coordinate); several are swept."""
+    """A single value stays a value (a scalar coordinate); several are swept; none is None."""
+    if not values:
+        return None
     return values[0] if len(values) == 1 else values

@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import __version__
 from ..core.analysis import boson_peak_of
-from ..core.result import ReducedDOS
+from ..core.result import ReducedDOS, standard_error
 from ..core.store import NUMERICS_VERSION
-from .grid import PARAMETERS, _Grid
+from .grid import _Grid
 
 __all__ = ["failures", "load", "save"]
 
@@ -38,6 +38,8 @@ def _dataset(grid: _Grid, points: dict, omega: np.ndarray, parts: dict):
         "debye_level_mean", "debye_level_error", "pooled_mean_z", "pooled_mean_z_error",
         "pooled_var_z", "peak_omega", "peak_omega_error", "peak_excess", "peak_excess_error",
         "peak_reduced_dos")}
+    glass_seed = {name: np.full(seed_shape, np.nan) for name in _GLASS_PER_SEED if grid.jammed}
+    glass_point = {name: np.full(shape, np.nan) for name in _GLASS_PER_POINT if grid.jammed}
     found = np.zeros(shape, dtype=bool)
     complete = np.zeros(shape, dtype=bool)
     vectors = np.zeros(shape, dtype=np.int64)
@@ -56,6 +58,11 @@ def _dataset(grid: _Grid, points: dict, omega: np.ndarray, parts: dict):
         means, squares = zip(*(_z_moments(s) for s in spectra))
         per_seed["mean_z"][index][rows] = means
         per_seed["var_z"][index][rows] = np.array(squares) - np.array(means) ** 2
+        if grid.jammed:
+            held = [_held_disks(s) for s in spectra]
+            glass_seed["rattlers"][index][rows] = [s.coordination_counts[0] / s.n_nodes
+                                                   for s in spectra]
+            glass_seed["held_mean_z"][index][rows] = [z / disks for disks, z in held]
         if len(present) < n_seeds:
             continue  # the point is missing: its seeds' values are kept, its own are NaN
         complete[index] = True
@@ -67,6 +74,11 @@ def _dataset(grid: _Grid, points: dict, omega: np.ndarray, parts: dict):
         values["pooled_mean_z"][index] = float(np.mean(means))
         values["pooled_mean_z_error"][index] = dos.mean_coordination_error
         values["pooled_var_z"][index] = float(np.mean(squares) - np.mean(means) ** 2)
+        if grid.jammed:  # as the dashboard's summary: the disks that are not rattlers
+            disks, z_total = np.sum(held, axis=0)
+            glass_point["pooled_held_mean_z"][index] = z_total / disks
+            glass_point["pooled_held_mean_z_error"][index] = float(
+                standard_error(glass_seed["held_mean_z"][index]))
         peak = boson_peak_of(dos, point.size)
         if peak is not None:
             found[index] = True
@@ -75,31 +87,35 @@ def _dataset(grid: _Grid, points: dict, omega: np.ndarray, parts: dict):
             values["peak_excess"][index] = peak.excess
             values["peak_excess_error"][index] = peak.excess_error
             values["peak_reduced_dos"][index] = peak.reduced_dos
-    point_dims, seed_dims = PARAMETERS, PARAMETERS + ("seed",)
+    point_dims, seed_dims = grid.parameters, grid.parameters + ("seed",)
     variables = {
         "reduced_dos": (seed_dims + ("omega",), curves),
         **{name: (seed_dims, array) for name, array in per_seed.items()},
+        **{name: (seed_dims, array) for name, array in glass_seed.items()},
         "done": (seed_dims, done),
         "reduced_dos_mean": (point_dims + ("omega",), mean_curve),
         "reduced_dos_error": (point_dims + ("omega",), mean_error),
         **{name: (point_dims, array) for name, array in per_point.items()},
+        **{name: (point_dims, array) for name, array in glass_point.items()},
         "peak_found": (point_dims, found),
         "complete": (point_dims, complete),
         "vectors": (point_dims, vectors),
     }
-    coords = {name: np.array(grid.values[name]) for name in PARAMETERS}
+    coords = {name: np.array(grid.values[name]) for name in grid.parameters}
     coords.update(seed=np.array(grid.seeds, dtype=np.int64), omega=omega)
+    title = _GLASS_TITLE if grid.jammed else _MODEL_TITLE
     dataset = xr.Dataset(
         {name: (dims, array, {"description": _DESCRIPTIONS[name]})
          for name, (dims, array) in variables.items()},
         coords=coords,
-        attrs=dict(title="Boson peak sweep of 2D spring networks (bpwidgets)",
-                   bpwidgets_version=__version__, numerics_version=NUMERICS_VERSION,
-                   method="kpm", moments=grid.moments),
+        attrs=dict(title=title, bpwidgets_version=__version__,
+                   numerics_version=NUMERICS_VERSION, method="kpm", moments=grid.moments),
     )
-    for name, text in _COORDINATE_DESCRIPTIONS.items():
-        dataset[name].attrs["description"] = text
-    fixed = {name: 0 for name in PARAMETERS if name not in grid.swept}
+    described = _COORDINATE_DESCRIPTIONS | (_GLASS_COORDINATE_DESCRIPTIONS if grid.jammed
+                                            else {})
+    for name in dataset.coords:
+        dataset[name].attrs["description"] = described[name]
+    fixed = {name: 0 for name in grid.parameters if name not in grid.swept}
     return dataset.isel(fixed)
 
 
@@ -108,6 +124,17 @@ def _z_moments(spectrum) -> tuple:
     counts = np.asarray(spectrum.coordination_counts, dtype=float)
     z = np.arange(counts.size)
     return float(z @ counts / spectrum.n_nodes), float(z**2 @ counts / spectrum.n_nodes)
+
+
+def _held_disks(spectrum) -> tuple:
+    """``(disks, Z summed)`` over a packing's disks that are not rattlers.
+
+    A rattler is a node without springs in the contact network, and every
+    other disk has at least three contacts, so the rattlers are the nodes of
+    Z = 0 (as the dashboard counts them).
+    """
+    counts = np.asarray(spectrum.coordination_counts, dtype=float)
+    return float(spectrum.n_nodes - counts[0]), float(np.arange(counts.size) @ counts)
 
 
 _DESCRIPTIONS = {
@@ -133,6 +160,18 @@ _DESCRIPTIONS = {
     "complete": "whether every seed of the point came back (False: the point is missing)",
     "vectors": "random vectors per seed of the kernel polynomial method",
 }
+#: The glass's own variables, besides the model's.
+_GLASS_PER_SEED = ("rattlers", "held_mean_z")
+_GLASS_PER_POINT = ("pooled_held_mean_z", "pooled_held_mean_z_error")
+_DESCRIPTIONS.update(
+    rattlers="each packing's fraction of rattlers (disks without springs)",
+    held_mean_z="each packing's mean Z over the disks that are not rattlers",
+    pooled_held_mean_z="mean Z over every disk of every packing that is not a rattler",
+    pooled_held_mean_z_error="standard error over the seeds of the mean Z without rattlers",
+)
+_MODEL_TITLE = "Boson peak sweep of 2D spring networks (bpwidgets)"
+_GLASS_TITLE = ("Boson peak sweep of the contact networks of jammed packings of soft disks "
+                "(bpwidgets)")
 _COORDINATE_DESCRIPTIONS = {
     "delta": "displacement of every node from its lattice site, in lattice constants",
     "size": "linear size L of the periodic L x L lattice",
@@ -140,6 +179,12 @@ _COORDINATE_DESCRIPTIONS = {
     "spring": "spring law: stiffness 1/r (inverse) or 1 (constant)",
     "seed": "seed of the random network",
     "omega": "frequency",
+}
+_GLASS_COORDINATE_DESCRIPTIONS = {
+    "pressure": "pressure of the jammed packings, in epsilon / d^2",
+    "size": "L: each packing has N = L^2 disks",
+    "connection": "jammed: the contacts of a jammed packing of soft disks are the springs",
+    "seed": "seed of the packing's random starting positions",
 }
 
 

@@ -144,9 +144,7 @@ class _Report:
         """One more task failed: counted, listed and logged with its parameters."""
         self.failed += 1
         text = f"{type(error).__name__}: {error}"
-        self.failures.append(dict(delta=point.delta, size=point.size,
-                                  connection=point.connection, spring=point.spring,
-                                  seed=int(seed), error=text))
+        self.failures.append(dict(point.values(), seed=int(seed), error=text))
         _log.warning("sweep: the network %s, seed=%d failed: %s", point.label, seed, text)
 
     @property

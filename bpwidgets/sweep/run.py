@@ -3,7 +3,9 @@
 :func:`sweep` checks the grid (:mod:`.grid`) and the client
 (:mod:`.cluster`), reads the result store for every (point, seed), runs a
 task (:func:`_network_task`) for each part not found, serially or on Dask,
-and joins the parts into the dataset (:mod:`.dataset`). Dask is imported
+and joins the parts into the dataset (:mod:`.dataset`). A part is a lattice
+network's (:func:`bpwidgets.network_spectrum`) or, for the glass, a jammed
+packing's contact network's (:mod:`bpwidgets.core.packings`). Dask is imported
 inside the functions.
 """
 
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 
 from ..core.analysis import DOS_MOMENTS
 from ..core.dos import keep_network_spectrum, network_spectrum
+from ..core.packings import (contact_dos_of, contact_networks, keep_contact_spectrum,
+                              stored_contact_spectra)
 from ..core.store import NUMERICS_VERSION, open_store
 from .cluster import _check_client, _connected
 from .dataset import _dataset
@@ -45,22 +49,52 @@ def _network_task(point: Point, seed: int, moments: int, vectors: int, store) ->
     A pure function of its arguments, run on a worker. ``store`` is a
     directory as the worker sees it (a plain string), a ``ResultStore``, or
     False: then the part is only computed, and the client stores what comes
-    back. The store is read once: a part not found is computed without a
-    second look, then kept.
+    back. The store is read once for the part: a part not found is computed
+    without a second look, then kept. The glass's packing is read from the
+    store, or made and kept there, on the way.
     """
     started = time.perf_counter()
     opened = open_store(store)
     where = False if opened is None else opened  # None would mean the default store
-    arguments = dict(moments=moments, vectors=vectors, **point.model())
-    spectrum = network_spectrum(point.size, point.delta, seed=seed, store=where, compute=False,
-                                **arguments)
+    spectrum = _stored_part(point, seed, moments, vectors, where)
     computed = spectrum is None
     if computed:
-        # Given the store, network_spectrum would look the part up again before computing.
-        spectrum = network_spectrum(point.size, point.delta, seed=seed, store=False,
-                                    **arguments)
-        keep_network_spectrum(spectrum, point.size, point.delta, store=where, **arguments)
+        spectrum = _computed_part(point, seed, moments, vectors, where)
+        _keep_part(spectrum, point, moments, vectors, where)
     return _TaskResult(spectrum, computed, time.perf_counter() - started)
+
+
+def _stored_part(point: Point, seed: int, moments: int, vectors: int, store):
+    """The stored part of (point, seed), or None; the store is read once, nothing is made."""
+    if point.jammed:
+        found = stored_contact_spectra(point.disks, pressure=point.pressure, spring=point.spring,
+                                       seeds=[seed], moments=moments, vectors=vectors,
+                                       store=store)
+        return None if found is None else found[0]
+    return network_spectrum(point.size, point.delta, seed=seed, moments=moments,
+                            vectors=vectors, store=store, compute=False, **point.model())
+
+
+def _computed_part(point: Point, seed: int, moments: int, vectors: int, store):
+    """The part of (point, seed), computed without looking it up; the packing via ``store``."""
+    if point.jammed:
+        networks = contact_networks(point.disks, pressure=point.pressure, spring=point.spring,
+                                    seeds=[seed], store=store)
+        (spectrum,) = contact_dos_of(networks, moments=moments, vectors=vectors,
+                                     store=False).spectra
+        return spectrum
+    return network_spectrum(point.size, point.delta, seed=seed, moments=moments,
+                            vectors=vectors, store=False, **point.model())
+
+
+def _keep_part(spectrum, point: Point, moments: int, vectors: int, store) -> bool:
+    """Keep a part computed for (point, seed) where :func:`_stored_part` finds it."""
+    if point.jammed:
+        return keep_contact_spectrum(spectrum, point.disks, pressure=point.pressure,
+                                     spring=point.spring, moments=moments, vectors=vectors,
+                                     store=store)
+    return keep_network_spectrum(spectrum, point.size, point.delta, moments=moments,
+                                 vectors=vectors, store=store, **point.model())
 
 
 def _store_directory(store, shared_store):
@@ -70,20 +104,32 @@ def _store_directory(store, shared_store):
     return str(store.directory)
 
 
-def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *,
-          client=None, workers=None, store=None, shared_store=True, moments=DOS_MOMENTS,
-          omega=None, progress=None, retries=DEFAULT_RETRIES):
+def sweep(delta=None, size=60, connection="cutoff", spring="inverse", seeds=10, *,
+          pressure=None, client=None, workers=None, store=None, shared_store=True,
+          moments=DOS_MOMENTS, omega=None, progress=None, retries=DEFAULT_RETRIES):
     """The Boson peak and the reduced DOS over a grid of parameters and seeds, on Dask.
+
+    A sweep is of the lattice model or of the glass: jammed packings of soft
+    disks (``connection="jammed"``), whose contact networks stand in for the
+    model's networks, swept over their ``pressure`` instead of δ.
 
     Parameters
     ----------
     delta, size, connection, spring : value or list of values
-        The model's parameters (:func:`bpwidgets.build_network`). A list is
-        swept and becomes a dimension of the dataset; a single value is a
-        scalar coordinate.
+        The model's parameters (:func:`bpwidgets.build_network`); δ is 0.3
+        when not given. A list is swept and becomes a dimension of the dataset;
+        a single value is a scalar coordinate. ``connection="jammed"`` sweeps
+        the glass: ``size`` L then means N = L² disks per packing (from
+        ``MIN_DISKS`` to ``MAX_DISKS`` of :mod:`bpwidgets.core.jamming`), and
+        ``spring`` is the contacts' law, as for the model.
     seeds : int or sequence of int, optional
         A count n (seeds 0 .. n-1) or the seeds, as for
-        :func:`bpwidgets.reduced_dos`; the same at every point.
+        :func:`bpwidgets.reduced_dos`; the same at every point. A glass's seed
+        is its packing's (:func:`bpwidgets.jammed_packing`).
+    pressure : value or list of values, optional
+        The glass's pressures, in epsilon / d^2, from ``MIN_PRESSURE`` to
+        ``MAX_PRESSURE`` (1e-5 to 0.05); 1e-3 when not given. Only with
+        ``connection="jammed"``, where δ may not be given.
     client : distributed.Client, cluster, str, None or False, optional
         Where the tasks run: a client; a cluster object (dask-jobqueue's,
         dask-kubernetes's, a LocalCluster); a scheduler's address; a kind of
@@ -125,8 +171,9 @@ def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *
     Returns
     -------
     xarray.Dataset
-        Dimensions: the swept parameters in the order delta, size,
-        connection, spring, then ``seed``, and ``omega`` for the curves.
+        Dimensions: the swept parameters in the order delta (the glass:
+        pressure), size, connection, spring, then ``seed``, and ``omega`` for
+        the curves.
 
         ============================  ============  ======================================
         variable                      per           meaning
@@ -154,6 +201,13 @@ def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *
         ``vectors``                   point         random vectors per seed
         ============================  ============  ======================================
 
+        A glass's dataset has these too (``mean_z`` counts every disk, as
+        :func:`bpwidgets.reduced_dos_of` does) and, as the dashboard shows
+        them, ``rattlers`` (each seed's fraction of rattlers: disks without
+        springs), ``held_mean_z`` (each seed's mean Z of the other disks),
+        ``pooled_held_mean_z`` and ``pooled_held_mean_z_error`` (over every
+        such disk of every seed, and the error over the seeds).
+
         A seed that failed is NaN in every variable of its own; a point with a
         failed seed is NaN in every variable of the point (``complete`` False),
         its other seeds' values are kept (their curves then from the seeds that
@@ -169,7 +223,10 @@ def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *
     ValueError
         For a bad grid (an empty list, a value given twice, a point
         :func:`bpwidgets.build_network` or :func:`bpwidgets.reduced_dos` refuses,
-        with their message), before anything is sent to a cluster.
+        with their message; the model and the glass together, δ given to the
+        glass or a pressure to the model, a pressure or a number of disks
+        :func:`bpwidgets.jammed_packing` refuses), before anything is sent to a
+        cluster.
     TypeError
         For a ``client`` of another kind (a ValueError for a string that is
         neither an address nor a kind of cluster).
@@ -185,7 +242,11 @@ def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *
     gets the random vectors :func:`bpwidgets.reduced_dos` gives it when the
     point's seeds are computed together, so its part is the same entry of the
     result store, and a point's numbers equal ``reduced_dos(size, delta,
-    seeds=seeds, moments=moments, omega=omega)`` exactly. Workers of a cluster
+    seeds=seeds, moments=moments, omega=omega)`` exactly; a glass's equal
+    ``reduced_dos_of([jammed_packing(size**2, pressure=pressure,
+    seed=s).network(spring) for s in seeds], moments=moments, omega=omega)``,
+    and a glass's task keeps its packing in the store too
+    (:mod:`bpwidgets.core.packings`, where the dashboard finds both). Workers of a cluster
     started elsewhere should do their numpy work in one thread each:
     ``BPWIDGETS_THREADS=1`` in their environment (README, "Sweeps").
 
@@ -195,9 +256,14 @@ def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *
     ...              client=False, store=False, progress=False)
     >>> data.peak_omega.dims, data.reduced_dos.dims
     (('connection',), ('connection', 'seed', 'omega'))
+    >>> glass = sweep(connection="jammed", pressure=[1e-3, 1e-2], size=10, seeds=2,
+    ...               client=False, store=False, progress=False)
+    >>> glass.peak_omega.dims, glass.pressure.values.tolist()
+    (('pressure',), [0.001, 0.01])
     """
     grid_omega = DEFAULT_OMEGA if omega is None else _checked_omega(omega)
-    grid = _checked_grid(delta, size, connection, spring, seeds, moments, grid_omega.size)
+    grid = _checked_grid(delta, size, connection, spring, seeds, moments, grid_omega.size,
+                         pressure=pressure)
     _check_client(client)
     retries = _checked_count("retries", retries, minimum=0)
     store = open_store(store)
@@ -207,9 +273,8 @@ def sweep(delta=0.3, size=60, connection="cutoff", spring="inverse", seeds=10, *
     parts, report = {}, _Report(total=len(tasks))
     for index, seed in tasks:
         point = points[index]
-        found = None if store is None else network_spectrum(
-            point.size, point.delta, seed=seed, moments=grid.moments,
-            vectors=grid.vectors(point), store=store, compute=False, **point.model())
+        found = None if store is None else _stored_part(point, seed, grid.moments,
+                                                        grid.vectors(point), store)
         if found is not None:
             parts[index, seed] = found
     report.from_store = len(parts)
@@ -290,9 +355,7 @@ def _run_on(client, missing, points, grid, store, shared_store, retries, parts, 
                 parts[index, seed] = result.spectrum
                 report.finished(result)
                 if keep and result.computed:
-                    keep_network_spectrum(result.spectrum, point.size, point.delta,
-                                          moments=grid.moments, vectors=grid.vectors(point),
-                                          store=store, **point.model())
+                    _keep_part(result.spectrum, point, grid.moments, grid.vectors(point), store)
                 tracker.update(failed=False)
             else:
                 error = _future_error(future)
