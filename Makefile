@@ -20,8 +20,9 @@ SWEEP_ARGS ?= --delta 0:0.45:0.025 --size 60 --connection nearest cutoff --sprin
 help:
 	@echo "make venv      create $(VENV) and install bpwidgets with its [test] extra"
 	@echo "make app       serve the dashboard with Voila on 127.0.0.1:8866 (SERVE_ARGS='...' for options)"
-	@echo "make class     serve it for a class: voila-class.json (preheated kernels, a cap,"
-	@echo "               culling of unwatched kernels, visitor limits)"
+	@echo "make class     serve it for a class: voila-class.json (35 preheated kernels, a cap,"
+	@echo "               culling of unwatched kernels, visitor limits); start it before the"
+	@echo "               lecture: the log says when the pool 'is preheated'"
 	@echo "make warm      fill the result store with every slider position and preset of a lecture"
 	@echo "make chromium  install Debian's chromium (for browser tests) if missing"
 	@echo "make test      run the test suite (PYTEST_ARGS='...' to pass options)"

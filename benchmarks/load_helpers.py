@@ -16,8 +16,8 @@ from pathlib import Path
 
 __all__ = [
     "ARRIVAL_SPREAD", "BROWSER_MOVE_TIMEOUT", "FULL_STATUS", "POOL_TIMEOUT", "THINK_TIME",
-    "browser_session", "cpu_seconds", "descendants", "kernel_memory", "new_result", "percentile",
-    "preheats", "stop_kernels", "tree_cpu_seconds", "wait_for_pool",
+    "browser_session", "class_pool", "cpu_seconds", "descendants", "kernel_memory", "new_result",
+    "percentile", "preheats", "stop_kernels", "tree_cpu_seconds", "wait_for_pool",
 ]
 
 #: Milliseconds one move may take to be drawn in a browser under full load before it
@@ -27,16 +27,15 @@ BROWSER_MOVE_TIMEOUT = 180_000
 THINK_TIME = (1.0, 3.0)
 #: Seconds over which the sessions open (drawn uniformly): a class arrives within moments.
 ARRIVAL_SPREAD = 5.0
-#: Seconds to wait for the pool of preheated kernels to fill before the class arrives
-#: (a lecturer starts the server before the lecture).
-POOL_TIMEOUT = 180.0
+#: Seconds to wait for the pool of preheated kernels to be ready before the class arrives
+#: (a lecturer starts the server before the lecture): 30 kernels on one busy core took
+#: about a minute.
+POOL_TIMEOUT = 600.0
 #: The HTTP status of the server's "server is full" page (a kernel cap): a refusal,
 #: counted apart from the failures.
 FULL_STATUS = 503
 #: The marker of a kernel process in its command line.
 _KERNEL_MARK = b"ipykernel"
-#: What Voila logs once its pool of preheated kernels is full.
-_POOL_FILLED = "is filled with"
 
 _NEWER_READY = """after => {
     const status = document.querySelector('.bp-status [data-generation]');
@@ -65,19 +64,32 @@ def percentile(values, q):
 
 def preheats() -> bool:
     """True when the class settings keep a pool of preheated kernels."""
+    return class_pool() > 0
+
+
+def class_pool() -> int:
+    """Preheated kernels of the class settings (``voila-class.json``), 0 for none."""
     from bpwidgets.serve import class_config
 
-    return bool(class_config().VoilaConfiguration.get("preheat_kernel", False))
+    voila = class_config().VoilaConfiguration
+    return int(voila.get("default_pool_size", 1)) if voila.get("preheat_kernel", False) else 0
 
 
 async def wait_for_pool(log: Path, timeout: float = POOL_TIMEOUT):
-    """Wait until the server writing ``log`` says its pool of preheated kernels is full."""
+    """Wait until the server writing ``log`` says every kernel of its pool waits for a page.
+
+    Not Voila's "is filled with": Voila says it once the pool's kernels have
+    started, and they then still import and build the dashboard for a second or
+    more each (``bpwidgets.serving.POOL_PREHEATED``).
+    """
+    from bpwidgets.serving import POOL_PREHEATED
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _POOL_FILLED in log.read_text(errors="replace"):
+        if POOL_PREHEATED in log.read_text(errors="replace"):
             return
-        await asyncio.sleep(0.5)
-    raise RuntimeError(f"the kernel pool did not fill within {timeout} s (see {log})")
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the kernel pool was not preheated within {timeout} s (see {log})")
 
 
 # -- processes, from /proc ---------------------------------------------------------------------

@@ -37,8 +37,12 @@ the pages paint and move under that load.
 Each ``--sessions`` count gets a fresh server and, by default (``--store
 fresh``), an empty store of per-network results (``BPWIDGETS_STORE``) shared by
 that run's kernels, as on a server just started; results of an earlier run are
-not reused. With ``--class`` and its pool of preheated kernels, the class
-arrives once the pool is full, as after a lecturer started the server.
+not reused. With a pool of preheated kernels (``--class``, ``--pool``), the
+class arrives once every kernel of the pool waits for its page (the server's
+log says the pool "is preheated"), as after a lecturer started the server
+before the lecture; the time and server CPU that took are reported on their
+own, apart from the pages'. The load average of the machine, shared with other
+work, is printed with every run.
 
 Usage::
 
@@ -89,10 +93,10 @@ from load_helpers import (  # noqa: E402
     browser_session,
     cpu_seconds,
     descendants,
+    class_pool,
     kernel_memory,
     new_result,
     percentile,
-    preheats,
     tree_cpu_seconds,
     wait_for_pool,
 )
@@ -598,12 +602,12 @@ async def _run(options, sessions: int) -> dict:
         # The lecturer's preparation (make class warms first): not part of the figures.
         subprocess.run([sys.executable, "-m", "bpwidgets.warm", "--quiet", "--store", store],
                        check=True)
-    pool = [] if options.pool is None else [
-        f"--VoilaConfiguration.default_pool_size={options.pool}"]
+    pool = [] if options.pool is None else ["--pool", str(options.pool)]
     pool += options.serve_arg
     port = options.port or free_port()
     # Started on this thread: a Ctrl-C meanwhile cancels the run only once the server is
     # known (and so stopped) below.
+    launched, background = time.monotonic(), os.getloadavg()[0]
     process, base = start_voila(port, SERVER_LOG, lecture=options.lecture,
                                 cores=options.server_cores, env=env, args=pool)
     _SERVERS.append(process)
@@ -619,10 +623,16 @@ async def _run(options, sessions: int) -> dict:
     sampler = asyncio.ensure_future(_sample_memory(process.pid, peaks, stop))
     playwright = None
     try:
-        if options.lecture and preheats():
-            # The lecturer starts the server before the class: the pool is full when it
-            # arrives, and filling it is not part of the pages' CPU time.
+        if _pool_size(options):
+            # The lecturer starts the server before the class: every pool kernel waits
+            # for a page when it arrives. Filling the pool is reported as its own figure,
+            # not in the pages' CPU time.
             await wait_for_pool(SERVER_LOG)
+            memory = await asyncio.to_thread(kernel_memory, process.pid)
+            figures["pool"] = dict(
+                kernels=_pool_size(options), seconds=time.monotonic() - launched,
+                cpu=tree_cpu_seconds(process.pid), load=os.getloadavg()[0],
+                memory=statistics.median(memory.values()) if memory else None)
         deadline = time.monotonic() + options.timeout
         if options.browsers:
             from playwright.async_api import async_playwright
@@ -639,6 +649,10 @@ async def _run(options, sessions: int) -> dict:
                 await moves_start.wait()
             return wait
 
+        # The machine is shared: its load is said with every figure. Before the server
+        # started it is other people's work (and the warming of the store); when the
+        # class comes it also counts the pool's kernels that were just preheated.
+        figures["load"] = [background, os.getloadavg()[0]]
         cpu, clients = [tree_cpu_seconds(process.pid)], _client_cpu(process.pid)
         busy = _busy_seconds(parse_cores(options.server_cores))
         started = time.monotonic()
@@ -664,6 +678,7 @@ async def _run(options, sessions: int) -> dict:
                       deadline, "moves")
         await _within(browser_tasks, deadline, "browser sessions")
         cpu.append(tree_cpu_seconds(process.pid))
+        figures["load"].append(os.getloadavg()[0])
         figures["elapsed"] = time.monotonic() - started
         figures["cpu_pages"], figures["cpu_moves"] = cpu[1] - cpu[0], cpu[2] - cpu[1]
         figures["clients"] = {role: seconds - clients.get(role, 0.0)
@@ -689,6 +704,13 @@ async def _run(options, sessions: int) -> dict:
         if store:
             shutil.rmtree(store, ignore_errors=True)
     return figures
+
+
+def _pool_size(options) -> int:
+    """Preheated kernels of the server this run starts."""
+    if options.pool is not None:
+        return options.pool
+    return class_pool() if options.lecture else 0
 
 
 async def _run_stoppable(options, sessions: int) -> dict:
@@ -770,8 +792,17 @@ def _row(options, figures) -> dict:
         "server CPU per page": f"{figures['cpu_pages'] / pages:.1f} s" if pages else "-",
         "server CPU per move": f"{figures['cpu_moves'] / moves:.2f} s" if moves else "-",
         "memory per kernel (median)": f"{statistics.median(rss):.0f} MB" if rss else "-",
+        "pool ready before the class (time / server CPU)": _pool_cell(figures.get("pool")),
         "browsers": _browsers_cell(browsers),
+        "load average (before the server / class / end)": "{:.1f} / {:.1f} / {:.1f}".format(
+            *figures["load"]),
     }
+
+
+def _pool_cell(pool) -> str:
+    if pool is None:
+        return "no pool"
+    return f"{pool['kernels']} kernels: {pool['seconds']:.0f} s / {pool['cpu']:.0f} s"
 
 
 def _report_run(options, figures):
@@ -781,6 +812,14 @@ def _report_run(options, figures):
     moves = sum(len(r["latencies"]) for r in results + browsers)
     print(f"\n== {figures['sessions']} sessions: pages phase {figures['pages_time']:.0f} s, "
           f"whole run {figures['elapsed']:.0f} s")
+    pool = figures.get("pool")
+    if pool is not None:
+        memory = "-" if pool["memory"] is None else f"{pool['memory']:.0f} MB"
+        print(f"pool: {pool['kernels']} kernels preheated {pool['seconds']:.0f} s after the "
+              f"server was started, {pool['cpu']:.1f} s of server CPU (Voila's own start included), "
+              f"{memory} per waiting kernel (median), load average {pool['load']:.1f}")
+    print("load average (1 min): {:.1f} before the server started, {:.1f} when the class "
+          "came, {:.1f} at the end".format(*figures["load"]))
     print(f"server CPU (Voila and its kernels): {figures['cpu_pages']:.1f} s for {pages} pages, "
           f"{figures['cpu_moves']:.1f} s for {moves} moves "
           f"(the browsers' {sum(r['load'] is not None for r in browsers)} pages and "

@@ -3,10 +3,11 @@
 Voila runs from the repository root, so it reads the repository's ``voila.json``
 (sources stripped, no tracebacks on the page, the forwarded headers passed to
 the kernel) and serves ``notebooks/dashboard.ipynb``. ``--class`` adds the
-settings of ``voila-class.json`` for a lecture hall: a pool of preheated kernels,
-a cap on the number of kernels, culling of unwatched kernels, and the limits of
-one visitor's request (the ``BpwidgetsLimits`` section, handed to the kernels in
-the environment variable ``BPWIDGETS_LIMITS``). The README's "Serving a class"
+settings of ``voila-class.json`` for a lecture hall: a pool of preheated kernels
+(``--pool N`` sets its size), a cap on the number of kernels, culling of
+unwatched kernels, and the limits of one visitor's request (the
+``BpwidgetsLimits`` section, handed to the kernels in the environment variable
+``BPWIDGETS_LIMITS``). The README's "Serving a class"
 explains the choices.
 
 The settings rank, from low to high: this module's defaults (``SERVER_DEFAULTS``),
@@ -14,26 +15,35 @@ The settings rank, from low to high: this module's defaults (``SERVER_DEFAULTS``
 launcher's own, such as ``--MappingKernelManager.cull_idle_timeout=120``, go to Voila.
 
 The kernel imports this module too (:func:`request_query`), so Voila and the
-server's classes (``bpwidgets.serving``) are imported only when serving.
+server's classes (``bpwidgets.serving``) are imported only when serving. A
+preheated kernel waits for its page request here (:func:`wait_for_request`)
+without importing Voila at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import json
+import logging
 import os
 import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 from .session.visitor import LIMITS_VARIABLE, VisitorLimits
 
 __all__ = [
     "CLASS_CONFIG", "DEFAULT_IP", "DEFAULT_PORT", "LIMITS_SECTION", "LIMITS_VARIABLE",
-    "LIMIT_KEYS", "NOTEBOOK", "ROOT", "SERVER_DEFAULTS", "class_config", "class_settings", "main",
-    "normalize_base_url", "port_in_use", "request_query", "voila_arguments",
+    "LIMIT_KEYS", "NOTEBOOK", "REQUEST_OPEN_TIMEOUT", "REQUEST_RETRY", "ROOT", "SERVER_DEFAULTS",
+    "class_config", "class_settings", "main", "normalize_base_url", "port_in_use", "preheated",
+    "request_channel", "request_query", "voila_arguments", "wait_for_request",
 ]
+
+_log = logging.getLogger("bpwidgets")
 
 #: Voila's own default port.
 DEFAULT_PORT = 8866
@@ -62,6 +72,19 @@ SERVER_DEFAULTS = {
 }
 #: Addresses that mean "every interface": the kernels reach the server on the loopback.
 _WILDCARDS = {"", "0.0.0.0", "::"}
+#: Seconds one attempt of a preheated kernel to reach the server's request channel may
+#: take. Voila's own client gives up after 5 s and then renders the page without its
+#: request (the defaults, whatever the link asked for); a server starting a class's pool
+#: on one core can be slower than that.
+REQUEST_OPEN_TIMEOUT = 60.0
+#: Seconds between two attempts to reach the request channel (the server still starting).
+REQUEST_RETRY = 1.0
+#: What Voila puts in a preheated kernel's environment (names of ``voila.utils.ENV_VARIABLE``,
+#: checked by tests/test_serve.py): importing ``voila.utils`` would cost every kernel
+#: about 2 s of CPU and its memory (it imports Voila's server, nbconvert, jupyterlab_server).
+_PREHEAT, _KERNEL_ID = "VOILA_PREHEAT", "VOILA_KERNEL_ID"
+_APP_IP, _APP_PORT, _SERVER_URL = "VOILA_APP_IP", "VOILA_APP_PORT", "VOILA_SERVER_URL"
+_WS_PROTOCOL, _WS_BASE_URL, _QUERY = "VOILA_WS_PROTOCOL", "VOILA_WS_BASE_URL", "QUERY_STRING"
 
 
 def class_settings(path: Path = CLASS_CONFIG):
@@ -163,19 +186,105 @@ def voila_arguments(port: int, *, ip: str = DEFAULT_IP, base_url: str = "/") -> 
     ]
 
 
+def preheated(environ=None) -> bool:
+    """True in a kernel of Voila's preheated pool (its page request comes later, or came)."""
+    environ = os.environ if environ is None else environ
+    return environ.get(_PREHEAT, "False") != "False"
+
+
+def request_channel(environ=None) -> str:
+    """The websocket on which Voila hands a preheated kernel its page request.
+
+    Built from the variables Voila gives the kernel, as ``voila.utils.wait_for_request``
+    builds it: ``ws://<VOILA_APP_IP>:<VOILA_APP_PORT><base>voila/query/<kernel id>``.
+
+    Examples
+    --------
+    >>> request_channel({"VOILA_APP_IP": "127.0.0.1", "VOILA_APP_PORT": "8866",
+    ...                  "VOILA_SERVER_URL": "/bp/", "VOILA_KERNEL_ID": "k1"})
+    'ws://127.0.0.1:8866/bp/voila/query/k1'
+    """
+    environ = os.environ if environ is None else environ
+    base = environ.get(_WS_BASE_URL, environ.get(_SERVER_URL, "/"))
+    return (f"{environ.get(_WS_PROTOCOL, 'ws')}://{environ.get(_APP_IP, '127.0.0.1')}:"
+            f"{environ.get(_APP_PORT, str(DEFAULT_PORT))}{base}voila/query/"
+            f"{environ.get(_KERNEL_ID, '')}")
+
+
+def wait_for_request(environ=None, *, open_timeout: float = REQUEST_OPEN_TIMEOUT,
+                     retry: float = REQUEST_RETRY):
+    """Block until a page request takes this preheated kernel; put its variables in ``environ``.
+
+    Voila's page handler sends the request's variables (``QUERY_STRING``,
+    ``SERVER_NAME``, the forwarded headers of ``http_header_envs``, ...) as one
+    JSON object on :func:`request_channel`, or keeps them until the kernel
+    connects. This is ``voila.utils.wait_for_request`` without importing Voila,
+    and without its giving up: a kernel that cannot reach the channel yet tries
+    again every ``retry`` seconds, since rendering without the request would show
+    a visitor the defaults instead of their link.
+
+    Raises
+    ------
+    RuntimeError
+        When the server refuses the channel (an HTTP answer instead of a websocket).
+    """
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+    environ = os.environ if environ is None else environ
+    url = request_channel(environ)
+    warned = False
+    while True:
+        try:
+            payload = _on_own_thread(_receive_one(url, open_timeout))
+            break
+        except InvalidHandshake as error:
+            raise RuntimeError(f"the server refused the page-request channel {url}: "
+                               f"{error}") from None
+        except (OSError, TimeoutError, asyncio.TimeoutError, ConnectionClosed) as error:
+            if not warned:
+                _log.warning("bpwidgets: cannot reach %s yet (%s); trying again every %.0f s",
+                             url, error, retry)
+                warned = True
+            time.sleep(retry)
+    environ.update(json.loads(payload))
+
+
+async def _receive_one(url: str, open_timeout: float) -> str:
+    import websockets
+
+    async with websockets.connect(url, open_timeout=open_timeout) as channel:
+        return await channel.recv()
+
+
+def _on_own_thread(coroutine):
+    """Run ``coroutine`` to its end on a thread of its own (the kernel's may run a loop)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # raised again on the calling thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="bpwidgets-page-request")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def request_query(environ=None) -> str:
     """The query string of the page request that started this kernel.
 
-    In a preheated kernel (``VOILA_PREHEAT=True``) the notebook runs before any
-    page asks for it: this waits for the request (``voila.utils.wait_for_request``),
-    which then sets the same variables as for an ordinary kernel.
+    In a preheated kernel (:func:`preheated`) the notebook runs before any page
+    asks for it: this waits for the request (:func:`wait_for_request`), which
+    then sets the same variables as for an ordinary kernel. Call it once.
     """
     environ = os.environ if environ is None else environ
-    if environ.get("VOILA_PREHEAT", "False") != "False":
-        from voila.utils import wait_for_request
-
-        wait_for_request()
-    return environ.get("QUERY_STRING", "")
+    if preheated(environ):
+        wait_for_request(environ)
+    return environ.get(_QUERY, "")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -200,7 +309,40 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"most kernels at once, the pool included; past it a visitor gets "
                              f"'server full' (default: {CLASS_CONFIG.name}'s value with "
                              "--class, no cap otherwise; 0: no cap)")
+    parser.add_argument("--pool", type=int, default=None, metavar="N",
+                        help=f"preheated kernels kept ready for visitors, within the cap "
+                             f"(default: {CLASS_CONFIG.name}'s value with --class, none "
+                             "otherwise; 0: none)")
     return parser
+
+
+def _pool_arguments(options, class_voila, extra=()) -> list[str]:
+    """Voila's options for ``--pool``; ``ValueError`` when the pool cannot fit under the cap.
+
+    ``extra``: the options going to Voila as they are, which may set the pool too.
+    """
+    preheat = dict(class_voila.VoilaConfiguration) if options.lecture else {}
+    for argument in extra:
+        name, _, value = argument.partition("=")
+        if name == "--VoilaConfiguration.default_pool_size":
+            preheat["default_pool_size"] = int(value)
+        elif name == "--VoilaConfiguration.preheat_kernel":
+            preheat["preheat_kernel"] = value.lower() == "true"
+    pool = options.pool
+    if pool is None:
+        pool = preheat.get("default_pool_size", 1) if preheat.get("preheat_kernel") else 0
+    cap = options.max_kernels
+    if cap is None:
+        cap = class_voila.CappedKernelManager.get("max_kernels", 0) if options.lecture else 0
+    if cap and pool > cap:
+        raise ValueError(f"--pool {pool} is more than the cap of {cap} kernels "
+                         "(--max-kernels): the rest of the pool would never start")
+    if options.pool is None:
+        return []
+    if options.pool == 0:
+        return ["--VoilaConfiguration.preheat_kernel=False"]
+    return ["--VoilaConfiguration.preheat_kernel=True",
+            f"--VoilaConfiguration.default_pool_size={options.pool}"]
 
 
 def main(argv=None) -> int:
@@ -212,6 +354,8 @@ def main(argv=None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if options.max_kernels is not None and options.max_kernels < 0:
         parser.error("--max-kernels must be 0 (no cap) or more")
+    if options.pool is not None and options.pool < 0:
+        parser.error("--pool must be 0 (no preheated kernels) or more")
     if not NOTEBOOK.is_file():
         parser.error(f"{NOTEBOOK} not found: run from a checkout of the repository")
     try:
@@ -235,9 +379,14 @@ def main(argv=None) -> int:
         if limits:
             # Kernels inherit the server's environment (pool kernels included).
             os.environ[LIMITS_VARIABLE] = json.dumps(limits)
+    try:
+        pool = _pool_arguments(options, overrides, extra)
+    except ValueError as error:
+        parser.error(str(error))
     arguments = voila_arguments(options.port, ip=options.ip, base_url=options.base_url)
     if options.max_kernels is not None:
         arguments.append(f"--CappedKernelManager.max_kernels={options.max_kernels}")
+    arguments += pool
     # A preheated kernel asks the server for its page request over a websocket on this
     # address (voila.utils.wait_for_request); 127.0.0.1 would miss a server bound elsewhere.
     os.environ["VOILA_APP_IP"] = _url_host(options.ip)

@@ -6,7 +6,9 @@ Voila starts one kernel (a Python process of about 155 MB) for every page load.
 :func:`full_page` with HTTP 503 and ``Retry-After`` at once, instead of a
 server that runs out of memory for everybody. :class:`ServingVoila` is Voila
 with that page, with the pool used only when it can give a kernel without
-starting one past the cap, and with the class settings ranked above
+starting one past the cap, refilled only once the server is quiet
+(``refill_quiet``), a log line once every pool kernel waits for its page
+(:data:`POOL_PREHEATED`), and with the class settings ranked above
 ``voila.json``.
 
 The kernel itself never imports this module: ``bpwidgets.serve`` imports it only
@@ -25,20 +27,22 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado.web import HTTPError
-from traitlets import Instance, Integer
+from traitlets import Float, Instance, Integer
 from traitlets.config import Config
 from voila.app import Voila
+from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import ENV_VARIABLE
 
 __all__ = [
-    "FULL_STATUS", "RETRY_AFTER", "SEAT_POLL_INTERVAL", "CappedKernelManager", "ServerFull",
-    "ServingVoila", "ServingVoilaHandler", "full_page",
+    "FULL_STATUS", "POOL_PREHEATED", "RETRY_AFTER", "SEAT_POLL_INTERVAL", "CappedKernelManager",
+    "PageRequestChannel", "ServerFull", "ServingVoila", "ServingVoilaHandler", "full_page",
 ]
 
 #: HTTP status of the refusal: the service is unavailable for now, not broken.
@@ -47,6 +51,9 @@ FULL_STATUS = 503
 RETRY_AFTER = 60
 #: Seconds between two looks for a free seat by a pool kernel waiting to start.
 SEAT_POLL_INTERVAL = 1.0
+#: What the server logs once every kernel of the pool has run the notebook up to its page
+#: request (imports, the dashboard and its first result): the class may come.
+POOL_PREHEATED = "is preheated"
 
 
 class ServerFull(HTTPError):
@@ -82,6 +89,12 @@ state you asked for.</p>
 """
 
 
+def _started(pool) -> list:
+    """The entries of a Voila pool (futures) whose kernel has started."""
+    return [entry for entry in pool
+            if entry.done() and not entry.cancelled() and entry.exception() is None]
+
+
 def _is_pool_start(kwargs) -> bool:
     """True for a kernel Voila starts to keep in its preheated pool (no visitor waits for it)."""
     return (kwargs.get("env") or {}).get(ENV_VARIABLE.VOILA_PREHEAT) == "True"
@@ -94,16 +107,49 @@ class CappedKernelManager(AsyncMappingKernelManager):
     the kernels of Voila's preheated pool count too. A visitor's kernel past the
     cap raises :class:`ServerFull`; a pool kernel past it waits until a kernel is
     culled or shut down (a refused start would leave a failed entry in Voila's
-    pool and stop its refilling).
+    pool and stop its refilling). A pool kernel also waits until the server has
+    been quiet for :attr:`refill_quiet` seconds (no page asked for, no visitor's
+    kernel active): the pool refills after a class has arrived and between its
+    moves, not while it arrives or works.
     """
 
     max_kernels = Integer(
         0, config=True,
         help="Most kernels running at once, the preheated pool included (0: no cap).",
     )
+    refill_quiet = Float(
+        10.0, config=True,
+        help="Seconds without a page request and without activity of a visitor's kernel "
+             "before a kernel of the preheated pool starts, so that refilling the pool "
+             "competes neither with a class arriving nor with its students' moves.",
+    )
 
     #: Set by :meth:`shutdown_all`: a pool start still waiting then gives up.
     _closing = False
+    #: ``time.monotonic()`` of the latest page request (none yet: the pool fills at once).
+    _last_page = float("-inf")
+
+    def note_page(self):
+        """A visitor asked for a page: pool starts wait for :attr:`refill_quiet` seconds."""
+        self._last_page = time.monotonic()
+
+    def is_quiet(self) -> bool:
+        """True when, for :attr:`refill_quiet` seconds, no page was asked for and no
+        visitor's kernel was active (a kernel of the pool waiting for its page is not
+        a visitor's; one still starting is, and holds the next start back)."""
+        if time.monotonic() - self._last_page < self.refill_quiet:
+            return False
+        since = datetime.now(timezone.utc) - timedelta(seconds=self.refill_quiet)
+        waiting = self._pool_kernel_ids()
+        return not any(getattr(kernel, "last_activity", None) is not None
+                       and kernel.last_activity > since
+                       for kernel_id, kernel in self._kernels.items()
+                       if kernel_id not in waiting)
+
+    def _pool_kernel_ids(self) -> set:
+        """Kernels of the preheated pool that have started and wait for a visitor."""
+        return {entry.result().get("kernel_id")
+                for pool in getattr(self, "_pools", {}).values() for entry in _started(pool)}
 
     def kernel_count(self) -> int:
         """Kernels started, starting or shutting down: every one holds (or will hold) a process."""
@@ -117,18 +163,20 @@ class CappedKernelManager(AsyncMappingKernelManager):
         """Start a kernel if there is room; see the class description."""
         if kwargs.get("kernel_id") not in self:
             if _is_pool_start(kwargs):
-                await self._wait_for_seat()
+                await self._wait_for_turn()
             elif self.is_full():
                 raise ServerFull(self.max_kernels)
         # From here to the parent's registering the kernel as pending nothing awaits, so
         # two requests cannot both take the last seat.
         return await ensure_async(super().start_kernel(**kwargs))
 
-    async def _wait_for_seat(self):
+    async def _wait_for_turn(self):
         # Visitors come first: they take a free seat at once, a pool start only at its next
-        # look. At shutdown the seats free up, but no new kernel may start then.
+        # look, once pages have stopped coming for a while (starting and preheating a
+        # kernel costs a core about 1.5 s). At shutdown the seats free up, but no new
+        # kernel may start then.
         while not self._closing:
-            if not self.is_full():
+            if not self.is_full() and self.is_quiet():
                 return
             await asyncio.sleep(SEAT_POLL_INTERVAL)
         raise ServerFull(self.max_kernels)
@@ -156,6 +204,53 @@ class CappedKernelManager(AsyncMappingKernelManager):
                 return True
         return bool(pool) and self.max_kernels <= 0
 
+    def _handle_kernel_died(self, kernel_id):
+        """Jupyter's clean-up of a dead kernel, then the pool's: a dead entry is replaced.
+
+        A pool kernel can die before any visitor comes: with many kernels starting at
+        once, another process may take one of the ports chosen for it before it binds
+        them ("Address already in use"). Voila would keep the dead entry, hand it to a
+        visitor, and never reach a full pool again.
+        """
+        super()._handle_kernel_died(kernel_id)
+        self.drop_failed_pool_kernels()
+
+    def drop_failed_pool_kernels(self) -> int:
+        """Remove the pool's entries that failed to start or whose kernel is gone; refill.
+
+        Returns the number removed.
+        """
+        removed = 0
+        for notebook, pool in getattr(self, "_pools", {}).items():
+            failed = [entry for entry in pool if entry.done() and (
+                entry.cancelled() or entry.exception() is not None
+                or entry.result().get("kernel_id") not in self._kernels)]
+            for entry in failed:
+                pool.remove(entry)
+                rendering = entry in _started([entry]) and entry.result().get("task")
+                if rendering:
+                    rendering.cancel()  # the notebook it was rendering, for nobody now
+            if failed and not self._closing:
+                self.log.warning("Kernel pool of %s: %d kernel(s) failed before a visitor came; "
+                                 "starting new ones", notebook, len(failed))
+                self.fill_if_needed(delay=0, notebook_name=notebook)
+            removed += len(failed)
+        return removed
+
+    def note_waiting(self, waiting):
+        """Log when every kernel of a pool waits for its page request (``waiting``: their ids).
+
+        Voila logs a full pool as soon as its kernels have started; they then
+        still run the notebook up to the request for a second or more each. Only
+        then does a visitor's page cost the server little.
+        """
+        for notebook, pool in getattr(self, "_pools", {}).items():
+            started = _started(pool)
+            if (pool and len(started) == len(pool)
+                    and all(entry.result().get("kernel_id") in waiting for entry in started)):
+                self.log.info("Kernel pool of %s %s: %d kernel(s) wait for a page", notebook,
+                              POOL_PREHEATED, len(pool))
+
     async def shutdown_all(self, *args, **kwargs):
         """Shut every kernel down; pool starts still waiting for a seat give up."""
         self._closing = True
@@ -168,6 +263,9 @@ class ServingVoilaHandler(TornadoVoilaHandler):
     def should_use_rendered_notebook(self, notebook_data, pool_size, template_name, theme,
                                      request_args):
         """Voila's choice, and only when the pool has a kernel to give right now."""
+        note = getattr(self.kernel_manager, "note_page", None)
+        if note is not None:  # every page request passes here, before its kernel is chosen
+            note()
         use = super().should_use_rendered_notebook(notebook_data, pool_size, template_name,
                                                    theme, request_args)
         offer = getattr(self.kernel_manager, "offer_pool_kernel", None)
@@ -182,6 +280,21 @@ class ServingVoilaHandler(TornadoVoilaHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.finish(full_page())
+
+
+class PageRequestChannel(RequestInfoSocketHandler):
+    """Voila's channel on which a preheated kernel waits for its page request.
+
+    It tells the kernel manager (:meth:`CappedKernelManager.note_waiting`) each
+    time a kernel starts waiting, so the server can say when its pool is ready.
+    """
+
+    def open(self, kernel_id: str) -> None:
+        """Voila's ``open``, then the news of one more kernel waiting."""
+        super().open(kernel_id)
+        note = getattr(self.settings.get("kernel_manager"), "note_waiting", None)
+        if note is not None:
+            note(set(RequestInfoSocketHandler._waiters))
 
 
 class ServingVoila(Voila):
@@ -204,10 +317,12 @@ class ServingVoila(Voila):
         self.update_config(settings)
 
     def init_handlers(self):
-        """Voila's handlers, with its page handler replaced by :class:`ServingVoilaHandler`."""
+        """Voila's handlers, with :class:`ServingVoilaHandler` and :class:`PageRequestChannel`."""
+        ours = {TornadoVoilaHandler: ServingVoilaHandler,
+                RequestInfoSocketHandler: PageRequestChannel}
         return [
-            (entry[0], ServingVoilaHandler, *entry[2:])
-            if isinstance(entry, tuple) and len(entry) >= 2 and entry[1] is TornadoVoilaHandler
+            (entry[0], ours[entry[1]], *entry[2:])
+            if isinstance(entry, tuple) and len(entry) >= 2 and entry[1] in ours
             else entry
             for entry in super().init_handlers()
         ]

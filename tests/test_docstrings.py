@@ -16,7 +16,7 @@ NO_EXAMPLES = {
     "bpwidgets.app", "bpwidgets.app.controls", "bpwidgets.app.export", "bpwidgets.app.lecture",
     "bpwidgets.app.style", "bpwidgets.core.parallel",
     "bpwidgets.session", "bpwidgets.session.presets",
-    "bpwidgets.serve", "bpwidgets.views",
+    "bpwidgets.views",
 }
 
 

@@ -98,3 +98,22 @@ def test_a_pinned_glass_stays_beside_the_lattices_curves(glass):
     assert list(bars.labels) == ["live", label] and np.atleast_2d(bars.y).shape[0] == 2
     assert len(glass.network_panel.nodes.size) == 0  # the lattice's nodes are dots again
     assert len(glass.network_panel.rattlers.x) == 0
+
+
+def test_a_preheated_dashboard_given_a_glass_link_shows_its_first_packing_first():
+    # A pool kernel's dashboard is built on the defaults; the link then asks for the glass.
+    # Like a page opened on the link, it returns with the first packing drawn, and the
+    # worker makes the others: ten packings would keep the page waiting a minute.
+    dashboard = Dashboard(size=20, n_seeds=2)
+    try:
+        dashboard.apply_query("connection=jammed&size=20&seeds=3&pressure=0.01")
+        first = dashboard.snapshot
+        assert first.request.parameters.connection == "jammed"
+        assert first.network.seed == 0 and not first.complete
+        assert "pressure=0.01" in dashboard.link
+        assert dashboard.session.wait(120)
+        done = dashboard.snapshot
+        assert done.complete and len(done.dos.seeds) == 3
+        assert done.network is first.network  # the drawn packing is the first one
+    finally:
+        dashboard.close()

@@ -4,7 +4,8 @@
 over the kernel's websocket. Here one such session opens a small page of the
 test session's Voila server (``voila_url``, in its own process group, stopped
 with ``killpg``), moves δ once and checks that the kernel really computed the
-new δ: its status line names it.
+new δ: its status line names it. Without a server, the benchmark's wait for
+a preheated pool is checked against the server's log lines.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from browser_helpers import ROOT, run_async
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from load_helpers import wait_for_pool  # noqa: E402
 from load_server import DashboardSession, move_values  # noqa: E402  (needs the path above)
-
-pytestmark = pytest.mark.browser
 
 #: A page that computes in well under a second: the test times the protocol, not the core.
 QUERY = "size=30&seeds=2&delta=0.2"
@@ -46,6 +46,23 @@ async def _one_move(url):
         http.close()
 
 
+def test_the_class_comes_once_the_pool_waits_for_pages_not_once_it_started(tmp_path):
+    # Voila's "is filled with" comes when the pool's kernels have started; they then
+    # import and build the dashboard for a second or more each: a class arriving then
+    # would pay for that, and the pages' CPU figure would count it.
+    from bpwidgets.serving import POOL_PREHEATED
+
+    log = tmp_path / "voila.log"
+    log.write_text("[ServingVoila] Kernel pool of dashboard.ipynb is filled with 2 kernel(s)\n")
+    with pytest.raises(RuntimeError, match="not preheated within"):
+        run_async(wait_for_pool(log, timeout=0.5))
+    with log.open("a") as lines:
+        lines.write(f"[ServingVoila] Kernel pool of dashboard.ipynb {POOL_PREHEATED}: "
+                    "2 kernel(s) wait for a page\n")
+    run_async(wait_for_pool(log, timeout=5))
+
+
+@pytest.mark.browser
 def test_one_session_moves_delta(voila_url):
     seen = run_async(_one_move(voila_url))
     assert 0 < seen["load"] < PAGE_TIMEOUT

@@ -155,7 +155,7 @@ dependencies:
 def test_pyproject_declares_the_runtime_dependencies():
     specs = pyproject_runtime_specs()
     expected = {"numpy", "scipy", "ipywidgets", "bqplot", "voila", "jupyterlab", "matplotlib",
-                "diskcache", "platformdirs", "dask", "distributed", "xarray"}
+                "diskcache", "platformdirs", "websockets", "dask", "distributed", "xarray"}
     assert set(specs) == expected
     for name, spec in specs.items():
         assert lower_bound(spec), f"{name} has no lower bound in pyproject.toml"

@@ -42,7 +42,14 @@ from bpwidgets.serve import (
     voila_arguments,
 )
 from bpwidgets.session.share import page_url
-from browser_helpers import ARTIFACTS, free_port, run_async, stop_voila, wait_for_server
+from browser_helpers import (
+    ARTIFACTS,
+    VIEWPORT,
+    free_port,
+    run_async,
+    stop_voila,
+    wait_for_server,
+)
 
 #: Seconds a server may take to serve voila.js, and its pool to hold a started kernel.
 START_TIMEOUT = 90
@@ -171,6 +178,155 @@ def test_page_link_uses_the_forwarded_headers():
     assert page_url(forged) == "http://127.0.0.1:8866/bp/"
 
 
+def test_the_pool_option_fits_under_the_cap():
+    from traitlets.config import Config
+
+    from bpwidgets.serve import _parser, _pool_arguments
+
+    class_voila = class_settings()[0]
+    pool = class_voila.VoilaConfiguration.default_pool_size
+    cap = class_voila.CappedKernelManager.max_kernels
+    assert 1 <= pool <= cap  # a class's worth of kernels waits, and visitors still find seats
+
+    def arguments(*argv, voila=class_voila, extra=()):
+        return _pool_arguments(_parser().parse_args(list(argv)), voila, extra)
+
+    assert arguments("--class") == []  # the file's own pool
+    assert arguments("--class", "--pool", "12") == [
+        "--VoilaConfiguration.preheat_kernel=True", "--VoilaConfiguration.default_pool_size=12"]
+    assert arguments("--pool", "0") == ["--VoilaConfiguration.preheat_kernel=False"]
+    assert arguments("--pool", "3", voila=Config()) == [  # without --class: no cap
+        "--VoilaConfiguration.preheat_kernel=True", "--VoilaConfiguration.default_pool_size=3"]
+    with pytest.raises(ValueError, match=f"--pool {cap + 1} is more than the cap of {cap}"):
+        arguments("--class", "--pool", str(cap + 1))
+    with pytest.raises(ValueError, match=f"--pool {pool} is more than the cap of 5"):
+        arguments("--class", "--max-kernels", "5")  # the file's pool under a smaller cap
+    assert arguments("--class", "--max-kernels", "0", "--pool", "100")  # 0: no cap
+    # Voila's own option sets the pool as well as --pool does.
+    assert arguments("--class", "--max-kernels", "1",
+                     extra=["--VoilaConfiguration.default_pool_size=1"]) == []
+    with pytest.raises(ValueError, match="--pool 2 is more than the cap of 1"):
+        arguments("--class", "--max-kernels", "1",
+                  extra=["--VoilaConfiguration.default_pool_size=2"])
+    result = subprocess.run([sys.executable, "-m", "bpwidgets.serve", "--port", str(free_port()),
+                             "--class", "--pool", str(cap + 1)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "is more than the cap" in result.stderr
+    assert "bpwidgets dashboard:" not in result.stdout
+
+
+# -- a preheated kernel's page request, without Voila in the kernel ----------------------------
+
+#: A preheated kernel's side, in a process of its own: it waits for its page request and
+#: says what it got and whether Voila was imported.
+_KERNEL_SIDE = """
+import json, os, sys
+from bpwidgets.serve import request_query
+query = request_query()
+voila = sorted(name for name in sys.modules if name.split(".")[0] == "voila")
+print(json.dumps({"query": query, "host": os.environ.get("HTTP_X_FORWARDED_HOST"),
+                  "voila": voila}))
+"""
+
+
+class _ChannelServer:
+    """A tornado application on a thread of its own (Voila's request channel, and nothing else)."""
+
+    def __init__(self, port, routes, **settings):
+        from tornado.web import Application
+
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+
+            async def listen():
+                self.server = Application(routes, **settings).listen(port, "127.0.0.1")
+
+            self.loop.run_until_complete(listen())
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+
+    def call(self, function, *args):
+        """``function(*args)`` on the server's loop (a websocket is written to from there alone)."""
+        async def call():
+            return function(*args)
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(10)
+
+    def close(self):
+        self.call(self.server.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def test_the_kernel_side_reads_the_variables_voila_sets():
+    from voila.utils import ENV_VARIABLE
+
+    from bpwidgets import serve
+
+    names = [serve._PREHEAT, serve._KERNEL_ID, serve._APP_IP, serve._APP_PORT,
+             serve._SERVER_URL, serve._WS_PROTOCOL, serve._WS_BASE_URL, serve._QUERY]
+    assert set(names) <= {variable.value for variable in ENV_VARIABLE}
+    assert serve.preheated({"VOILA_PREHEAT": "True"})
+    assert not serve.preheated({"VOILA_PREHEAT": "False"}) and not serve.preheated({})
+
+
+def test_a_preheated_kernel_waits_for_its_request_without_importing_voila():
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    from bpwidgets.serving import PageRequestChannel
+
+    port, noted = free_port(), []
+    environ = {**os.environ, "VOILA_PREHEAT": "True", "VOILA_APP_IP": "127.0.0.1",
+               "VOILA_APP_PORT": str(port), "VOILA_SERVER_URL": "/bp/",
+               "VOILA_KERNEL_ID": "k1"}
+    kernel = subprocess.Popen([sys.executable, "-c", _KERNEL_SIDE], env=environ, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = None
+    try:
+        # The kernel is up before the server listens (a pool filling while Voila starts):
+        # it says so and keeps trying, instead of rendering the page without its request.
+        first = kernel.stderr.readline()
+        assert "trying again" in first and f"127.0.0.1:{port}/bp/voila/query/k1" in first
+        server = _ChannelServer(port, [(r"/bp/voila/query/(\w+)", PageRequestChannel)],
+                                kernel_manager=SimpleNamespace(note_waiting=noted.append))
+        _wait_for(lambda: "k1" in RequestInfoSocketHandler._waiters, 30, "the kernel to wait")
+        assert kernel.poll() is None  # waiting, not rendering
+        server.call(RequestInfoSocketHandler.send_updates, {"kernel_id": "k1", "payload": {
+            "QUERY_STRING": "delta=0.2&size=20", "HTTP_X_FORWARDED_HOST": "class.example.org"}})
+        stdout, _ = kernel.communicate(timeout=30)
+    finally:
+        if kernel.poll() is None:
+            kernel.kill()
+            kernel.wait()
+        if server is not None:
+            server.close()
+    assert json.loads(stdout) == {"query": "delta=0.2&size=20", "host": "class.example.org",
+                                  "voila": []}
+    assert noted and "k1" in noted[0]  # the server heard of one more kernel waiting
+
+
+def test_a_refused_request_channel_is_an_error_not_a_page_without_its_request():
+    from bpwidgets.serve import wait_for_request
+
+    port = free_port()
+    server = _ChannelServer(port, [])  # the server answers, but not as Voila: HTTP 404
+    try:
+        environ = {"VOILA_APP_IP": "127.0.0.1", "VOILA_APP_PORT": str(port),
+                   "VOILA_KERNEL_ID": "k1"}
+        with pytest.raises(RuntimeError, match="refused the page-request channel"):
+            wait_for_request(environ, open_timeout=10)
+        assert "QUERY_STRING" not in environ
+    finally:
+        server.close()
+
+
 # -- the kernel cap, without kernels ---------------------------------------------------------
 
 
@@ -204,6 +360,35 @@ def test_the_cap_refuses_a_visitor_and_holds_a_pool_start_back():
     run_async(attempts())
 
 
+def test_the_pool_refills_only_once_pages_stop_coming(monkeypatch):
+    import bpwidgets.serving as serving
+
+    monkeypatch.setattr(serving, "SEAT_POLL_INTERVAL", 0.01)
+    manager = serving.CappedKernelManager(max_kernels=5, refill_quiet=3600)
+    assert manager.is_quiet()  # no page yet: a new server fills its pool at once
+
+    now = datetime.now(timezone.utc)
+    waiting = SimpleNamespace(last_activity=now)  # a pool kernel, just preheated
+    working = SimpleNamespace(last_activity=now)  # a student's kernel, just moved δ
+    manager._kernels.update(waiting=waiting, working=working)
+
+    async def refill():
+        loop = asyncio.get_running_loop()
+        manager._pools = {"nb.ipynb": [_done(loop, {"kernel_id": "waiting"})]}
+        manager.note_page()  # a class arriving
+        pool_start = asyncio.ensure_future(manager._wait_for_turn())
+        await asyncio.sleep(0.2)
+        assert not pool_start.done() and not manager.is_quiet()
+        manager._last_page -= 3600  # the last page came an hour ago ...
+        await asyncio.sleep(0.2)
+        assert not pool_start.done()  # ... but a student works
+        working.last_activity -= timedelta(hours=1)  # ... and an hour ago
+        await asyncio.wait_for(pool_start, 5)
+        assert manager.is_quiet()  # the pool's own waiting kernel does not count
+
+    run_async(refill())
+
+
 def test_only_a_started_pool_kernel_is_handed_out_under_a_cap():
     from bpwidgets.serving import CappedKernelManager
 
@@ -224,6 +409,49 @@ def test_only_a_started_pool_kernel_is_handed_out_under_a_cap():
         assert not manager.offer_pool_kernel("nb.ipynb") and not manager.offer_pool_kernel("x")
         manager.max_kernels = 0  # without a cap nothing waits for a seat: Voila's own choice
         assert manager.offer_pool_kernel("nb.ipynb")
+    finally:
+        loop.close()
+
+
+def test_a_pool_kernel_that_died_before_its_visitor_is_replaced():
+    from bpwidgets.serving import CappedKernelManager
+
+    manager = CappedKernelManager()
+    refills = []
+    manager.fill_if_needed = lambda **options: refills.append(options)  # Voila's, in the pool
+    loop = asyncio.new_event_loop()
+    try:
+        rendering = loop.create_future()
+        alive, dead = _done(loop, {"kernel_id": "alive"}), _done(
+            loop, {"kernel_id": "dead", "task": rendering})
+        failed, starting = _done(loop, error=RuntimeError("no seat")), loop.create_future()
+        manager._pools = {"nb.ipynb": [alive, dead, failed, starting]}
+        manager._kernels["alive"] = SimpleNamespace(last_activity=None)
+        assert manager.drop_failed_pool_kernels() == 2
+        assert manager._pools["nb.ipynb"] == [alive, starting]
+        assert rendering.cancelled()  # its notebook is not rendered on for anyone
+        assert refills == [{"delay": 0, "notebook_name": "nb.ipynb"}]
+        assert manager.drop_failed_pool_kernels() == 0 and len(refills) == 1
+    finally:
+        loop.close()
+
+
+def test_the_server_says_when_every_pool_kernel_waits_for_a_page(caplog):
+    from bpwidgets.serving import POOL_PREHEATED, CappedKernelManager
+
+    manager = CappedKernelManager()
+    loop = asyncio.new_event_loop()
+    try:
+        starting = loop.create_future()
+        manager._pools = {"nb.ipynb": [_done(loop, {"kernel_id": "a"}), starting]}
+        with caplog.at_level("INFO", logger=manager.log.name):
+            manager.note_waiting({"a"})  # one kernel still starting
+            starting.set_result({"kernel_id": "b"})
+            manager.note_waiting({"a"})  # started, but still importing
+            assert POOL_PREHEATED not in caplog.text
+            manager.note_waiting({"a", "b", "someone else's"})
+        assert caplog.text.count(POOL_PREHEATED) == 1
+        assert "nb.ipynb is preheated: 2 kernel(s) wait for a page" in caplog.text
     finally:
         loop.close()
 
@@ -364,28 +592,83 @@ def test_past_the_cap_a_visitor_gets_the_full_page_and_culling_frees_the_seat():
     assert not survivors, f"kernels outlived the server: {survivors}"
 
 
+def test_a_preheated_kernel_builds_the_dashboard_before_its_request(monkeypatch, tmp_path):
+    import bpwidgets.app.dashboard as dashboard_module
+    from bpwidgets.session import Parameters
+
+    built, asked = [], []
+
+    class Recorded(dashboard_module.Dashboard):
+        def __init__(self, **options):
+            super().__init__(**options)
+            built.append(self.snapshot)
+
+    def request_query():
+        asked.append(len(built))
+        return "delta=0.1&size=20&seeds=2&projector=1&spring=oops"
+
+    monkeypatch.setenv("BPWIDGETS_STORE", str(tmp_path))
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.setattr(dashboard_module, "request_query", request_query)
+    dashboard = Recorded.from_query(background=False, page="https://class.example.org/bp/")
+    try:
+        # Built, with the defaults' result drawn, before the request was asked for.
+        assert asked == [1] and built[0].network.size == Parameters().size
+        # Then the request's state, exactly as a kernel started for it would open it.
+        expected = dashboard_module.Dashboard.from_query(
+            "delta=0.1&size=20&seeds=2&projector=1&spring=oops", background=False,
+            page="https://class.example.org/bp/")
+        try:
+            assert dashboard.controls.parameters == expected.controls.parameters
+            assert (dashboard.snapshot.network.size, dashboard.snapshot.network.delta) == (20, 0.1)
+            assert dashboard.projector and expected.projector
+            assert dashboard.link == expected.link
+            assert dashboard.link.startswith("https://class.example.org/bp/?")
+            assert dashboard.lecture.notice.value == expected.lecture.notice.value
+            assert "spring=oops" in dashboard.lecture.notice.value
+            assert dashboard.status.value.count("ready") and "L = 20" in dashboard.status.value
+        finally:
+            expected.close()
+    finally:
+        dashboard.close()
+
+
 @pytest.mark.browser
-def test_a_preheated_page_behind_a_proxy_reads_its_query_and_links_to_the_proxy(chromium):
-    server = _Server("proxy", "--class", "--VoilaConfiguration.default_pool_size=1",
-                     base_url="/bp/")
+def test_preheated_pages_behind_a_proxy_read_their_own_query_and_link_to_the_proxy(chromium):
+    # Two visitors with two links take the pool's two kernels, built before either came:
+    # each page shows its own link's state, never the other's.
+    from bpwidgets.serving import POOL_PREHEATED
+
+    server = _Server("proxy", "--class", "--pool", "2", base_url="/bp/")
+    other_query = "delta=0.1&size=30&seeds=2&projector=1"
     try:
         assert f"bpwidgets dashboard: {server.url}\n" in server.log()  # the real address
-        server.wait_for_log(POOL_FILLED)
-        context = chromium.new_context(extra_http_headers={
+        server.wait_for_log(POOL_PREHEATED)
+        contexts = [chromium.new_context(viewport=VIEWPORT, extra_http_headers={  # two visitors
             "X-Forwarded-Host": "class.example.org", "X-Forwarded-Proto": "https"})
+            for _ in range(2)]
+        seen = []
         try:
-            page = context.new_page()
-            page.goto(f"{server.url}?{SMALL_QUERY}")
-            page.wait_for_selector(".bp-status-ready", timeout=START_TIMEOUT * 1000)
-            link = page.input_value(".bp-link input")
-            status = page.inner_text(".bp-status")
+            pages = [context.new_page() for context in contexts]
+            for page, query in zip(pages, (SMALL_QUERY, other_query), strict=True):
+                page.goto(f"{server.url}?{query}")
+            for page in pages:
+                page.wait_for_selector(".bp-status-ready", timeout=START_TIMEOUT * 1000)
+                seen.append((page.input_value(".bp-link input"), page.inner_text(".bp-status"),
+                             page.locator(".bp-dashboard.bp-projector").count()))
         finally:
-            context.close()
-        assert POOL_USED in server.log()
+            for context in contexts:
+                context.close()
+        assert server.log().count(POOL_USED) == 2
+        (link, status, projector), (other_link, other_status, other_projector) = seen
         assert link.startswith("https://class.example.org/bp/?"), link
         query = dict(parse_qsl(urlsplit(link).query))
         assert (query["delta"], query["size"], query["seeds"]) == ("0.2", "20", "2"), query
-        assert re.search(r"δ = 0\.20\b", status), status
+        assert "projector" not in query and projector == 0
+        assert re.search(r"L = 20, δ = 0\.20\b", status), status
+        query = dict(parse_qsl(urlsplit(other_link).query))
+        assert (query["delta"], query["size"], query["projector"]) == ("0.1", "30", "1"), query
+        assert re.search(r"L = 30, δ = 0\.10\b", other_status) and other_projector == 1
         assert server.current_kernels()
     finally:
         survivors = server.stop()

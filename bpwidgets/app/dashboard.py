@@ -16,7 +16,7 @@ import numpy as np
 from ipywidgets import HTML, Tab, VBox
 
 from ..session import Listener, Parameters, Session
-from ..serve import request_query
+from ..serve import preheated, request_query
 from ..session.share import page_link, page_url, parse_query, state_query
 from ..session.visitor import VisitorLimits
 from ..views.plotdata import network_view, snapshot_summary
@@ -132,6 +132,12 @@ class Dashboard(VBox, Listener):
         >>> "delta=oops" in dashboard.lecture.notice.value
         True
         """
+        if query is None and preheated():
+            # A kernel of Voila's pool: everything but the query's changes is built and
+            # computed before anyone asks for the page (bpwidgets/serve.py).
+            dashboard = cls(**options)
+            dashboard.apply_query(request_query(), page=options.get("page") or page_url())
+            return dashboard
         if query is None:
             query = request_query()
             options.setdefault("page", page_url())
@@ -140,6 +146,38 @@ class Dashboard(VBox, Listener):
         dashboard = cls(projector=projector, **options, **vars(parameters))
         dashboard.lecture.show_notice(messages)
         return dashboard
+
+    def apply_query(self, query, *, page=None):
+        """Show the state a URL query asks for, as :meth:`from_query` would open it.
+
+        Blocks until its first result is drawn, as a page opened on the query does
+        (jammed disks: the first packing; the others are made on the worker). Made
+        for a preheated kernel's dashboard, built with the defaults before its page
+        was asked for.
+
+        Parameters
+        ----------
+        query : str
+            The page's query string (no leading ``?``).
+        page : str, optional
+            Address of the page, for the shareable link (unchanged if None).
+
+        Examples
+        --------
+        >>> dashboard = Dashboard(size=20, n_seeds=2, background=False)
+        >>> dashboard.apply_query("size=30&seeds=2&delta=0.1&projector=1")
+        >>> dashboard.snapshot.network.size, dashboard.snapshot.network.delta, dashboard.projector
+        (30, 0.1, True)
+        """
+        parameters, projector, messages = parse_query(query, limits=self.limits)
+        if page is not None:
+            self._page = page
+        self.lecture.projector.value = bool(projector)
+        if parameters != self.session.parameters:
+            self.session.wait()  # nothing of the defaults' is left to deliver
+            self._guarded(lambda: self.session.start(parameters))
+        self._update_link()
+        self.lecture.show_notice(messages)
 
     # -- what the session holds -----------------------------------------------------------
 

@@ -188,13 +188,25 @@ class Session:
 
     # -- asking for results ----------------------------------------------------------------
 
-    def start(self):
+    def start(self, parameters: Parameters | None = None):
         """Compute the first result synchronously (a view draws it before it is shown).
 
         Jammed disks on the worker thread show their first packing at once and
         make the others on the worker: ten packings of a few thousand disks would
         keep the page from showing for a minute.
+
+        Parameters
+        ----------
+        parameters : Parameters, optional
+            Open on these instead (a preheated page given its link's state).
+
+        Raises
+        ------
+        LimitError
+            For parameters past the visitor limits; nothing changes.
         """
+        if parameters is not None:
+            self._set_parameters(self.limits.check(parameters))
         request = self.request()
         if request.parameters.jammed and self._background:
             self._worker.run_now(lambda: _first_snapshot(compute_stages(request)), self._deliver)
