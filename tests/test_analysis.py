@@ -132,3 +132,37 @@ def test_the_peak_of_a_network_off_the_lattice_looks_above_its_own_cells_lowest_
     for bad in (1, 0.5, "20", None, True):
         with pytest.raises(ValueError, match="cell's side"):
             cell_side(bad)
+
+
+def test_the_cells_lowest_frequency_may_be_given_in_place_of_its_side():
+    # A packing's Hessian has no lattice side: its slowest plane wave is given instead.
+    from bpwidgets import reduced_dos
+
+    dos = reduced_dos(30, 0.3, connection="cutoff", spring="inverse", seeds=3,
+                      moments=DOS_MOMENTS)
+    by_side = boson_peak_of(dos, 30)
+    by_lowest = boson_peak_of(dos, lowest=lowest_frequency(30))
+    assert by_side is not None
+    assert (by_lowest.omega, by_lowest.excess, by_lowest.omega_error) == (
+        by_side.omega, by_side.excess, by_side.omega_error)
+    # Nothing below FINITE_SIZE_MODES times the lowest frequency is taken as the peak.
+    cut = 1.01 * by_side.omega / FINITE_SIZE_MODES
+    above = boson_peak_of(dos, lowest=cut)
+    assert above is None or above.omega >= FINITE_SIZE_MODES * cut
+    for size, lowest, message in ((30, 0.2, "not both"), (None, None, "not neither"),
+                                  (None, 0.0, "positive"), (None, "0.2", "positive"),
+                                  (None, True, "positive")):
+        with pytest.raises(ValueError, match=message):
+            boson_peak_of(dos, size, lowest=lowest)
+
+
+def test_a_packings_slowest_plane_wave_sets_the_hessians_cut():
+    from bpwidgets import elastic_moduli, jammed_packing, vibrational_dos
+
+    packing = jammed_packing(256, pressure=1e-2, seed=1)
+    moduli = elastic_moduli(packing)
+    speeds = moduli.sound_speeds(np.array([0.0, np.pi / 2]))  # along x, along y
+    assert moduli.lowest_frequency == pytest.approx(2 * np.pi / moduli.box * speeds.min())
+    dos = vibrational_dos([packing], moments=128)
+    peak = boson_peak_of(dos, lowest=moduli.lowest_frequency)
+    assert peak is None or peak.omega >= FINITE_SIZE_MODES * moduli.lowest_frequency

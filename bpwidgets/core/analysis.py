@@ -259,7 +259,7 @@ def boson_peak(
     )
 
 
-def boson_peak_of(dos, size: int):
+def boson_peak_of(dos, size=None, *, lowest=None):
     """The Boson peak of a seed-averaged reduced DOS of L x L networks, with errors, or None.
 
     :func:`boson_peak` on ``dos.mean`` against ``dos.debye_level``, ignoring
@@ -283,10 +283,20 @@ def boson_peak_of(dos, size: int):
         Linear size L of the networks, or one of them: the side of its periodic
         cell sets the lowest frequency (:func:`cell_side`; ``sqrt(N)`` for a
         jammed packing's contact network).
+    lowest : float, optional
+        The cell's lowest frequency itself, in place of ``size``, where the side
+        does not give it: a packing's Hessian, whose slowest plane wave is
+        ``ElasticModuli.lowest_frequency``.
 
     Returns
     -------
     BosonPeak or None
+
+    Raises
+    ------
+    ValueError
+        Unless exactly one of ``size`` and ``lowest`` is given, or for a
+        ``lowest`` that is not a positive number.
 
     Examples
     --------
@@ -297,7 +307,14 @@ def boson_peak_of(dos, size: int):
     >>> 0 < peak.omega_error < 0.1, 0 < peak.excess_error < 0.05
     (True, True)
     """
-    omega_min = FINITE_SIZE_MODES * lowest_frequency(cell_side(size))
+    if (size is None) == (lowest is None):
+        raise ValueError("give the cell's size or its lowest frequency (lowest=), not "
+                         f"{'both' if size is not None else 'neither'}")
+    if lowest is None:
+        lowest = lowest_frequency(cell_side(size))
+    elif isinstance(lowest, bool) or not isinstance(lowest, numbers.Real) or not lowest > 0:
+        raise ValueError(f"lowest must be a positive frequency; got {lowest!r}")
+    omega_min = FINITE_SIZE_MODES * float(lowest)
     peak = boson_peak(dos.omega, dos.mean, dos.debye_level, omega_min=omega_min)
     if len(dos.per_seed) > 1:
         samples, levels = dos.per_seed, np.asarray(dos.debye_levels)

@@ -186,6 +186,22 @@ class ElasticModuli:
         gamma = self.acoustic_tensor(angles)
         return np.sqrt(np.clip(np.linalg.eigvalsh(gamma), 0.0, None) / self.density)
 
+    @property
+    def lowest_frequency(self) -> float:
+        """The box's slowest plane wave, of the first ones ``(1, 0)`` and ``(0, 1)``.
+
+        Below a few times it the finite box's spectrum is a comb: what
+        :func:`~bpwidgets.boson_peak_of` takes as ``lowest`` for the Hessian's DOS.
+
+        Examples
+        --------
+        >>> from bpwidgets import jammed_packing
+        >>> moduli = elastic_moduli(jammed_packing(64, pressure=1e-2, seed=0))
+        >>> bool(moduli.lowest_frequency == moduli.plane_wave_frequencies([[1, 0], [0, 1]]).min())
+        True
+        """
+        return float(self.plane_wave_frequencies([[1, 0], [0, 1]]).min())
+
     def plane_wave_frequencies(self, modes) -> np.ndarray:
         """Frequencies ``c_s(k) |k|`` of the box's plane waves ``k = (2 pi / box) (n1, n2)``.
 
