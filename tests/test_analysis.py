@@ -129,7 +129,8 @@ def test_the_peak_of_a_network_off_the_lattice_looks_above_its_own_cells_lowest_
     by_network, by_side = boson_peak_of(glass, contact), boson_peak_of(glass, 20.0)
     assert by_network is not None and by_network.omega == by_side.omega
     assert by_network.omega > FINITE_SIZE_MODES * lowest_frequency(20.0)
-    for bad in (1, 0.5, "20", None, True):
+    packing = jammed_packing(400, pressure=1e-2, seed=0)  # its box is in diameters, not spacings
+    for bad in (1, 0.5, "20", None, True, packing):
         with pytest.raises(ValueError, match="cell's side"):
             cell_side(bad)
 

@@ -161,7 +161,8 @@ def cell_side(size) -> float:
     ------
     ValueError
         For a side that is not a number of at least 2 (below it the cell has no
-        lowest frequency).
+        lowest frequency), or anything else that is not a network (a
+        :class:`~bpwidgets.JammedPacking`'s box is in diameters: pass its network).
 
     Examples
     --------
@@ -173,8 +174,10 @@ def cell_side(size) -> float:
     (8.0, 7.5)
     """
     side = size
-    if not isinstance(size, (numbers.Real, np.integer, np.floating)):  # a network
-        side = getattr(size, "box", getattr(size, "size", size))
+    # A network (anything with a dynamical matrix: not a packing, whose box is in
+    # diameters rather than mean spacings): its own box off the lattice, else its L.
+    if callable(getattr(size, "dynamical_matrix", None)):
+        side = getattr(size, "box", getattr(size, "size", None))
     if isinstance(side, bool) or not isinstance(side, (int, float, np.integer, np.floating)) \
             or not side >= 2:
         raise ValueError(f"size must be a network, or its cell's side (a number >= 2); "
