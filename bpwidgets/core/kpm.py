@@ -44,6 +44,7 @@ __all__ = [
     "MAX_MOMENTS",
     "MAX_VECTORS",
     "default_vectors",
+    "seed_vectors",
 ]
 
 
@@ -122,6 +123,24 @@ def default_vectors(total_nodes, *, networks=None) -> int:
     if count > 2 * SPREAD_GROUPS_MAX:
         count = -(-count // SPREAD_GROUPS_MAX) * SPREAD_GROUPS_MAX
     return count
+
+
+def seed_vectors(n_nodes, n_seeds) -> int:
+    """Random vectors each of ``n_seeds`` networks of ``n_nodes`` nodes gets, averaged together.
+
+    What :func:`~bpwidgets.reduced_dos` gives every seed by default, and so the
+    count a seed's part is stored and found under (its random vectors are part
+    of its key): the dashboard, ``warm``, the sweeps and the paper's figures all
+    take it from here, so that they share the store's entries.
+
+    Examples
+    --------
+    >>> seed_vectors(60 * 60, 10) == default_vectors(10 * 60 * 60, networks=10)
+    True
+    >>> seed_vectors(20 * 20, 1)
+    768
+    """
+    return default_vectors(int(n_nodes) * int(n_seeds), networks=int(n_seeds))
 
 
 def _check_moments(moments) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from .analysis import BOSON_PEAK_OMEGA_MAX, DOS_MOMENTS, boson_peak_of
 from .dos import reduced_dos
 from .result import ReducedDOS
-from .kpm import default_vectors
+from .kpm import seed_vectors
 from .network import CONNECTIONS, SPRINGS
 
 __all__ = [
@@ -193,7 +193,7 @@ def paper_series(connection, spring="inverse", *, deltas=PAPER_DELTAS, size=PAPE
     -------
     Series
     """
-    vectors = default_vectors(size * size * seeds, networks=seeds)
+    vectors = seed_vectors(size * size, seeds)
     return _series(connection, spring, deltas, size, seeds, DOS_MOMENTS, vectors)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from ..core.analysis import DOS_MOMENTS
 from ..core.dos import network_spectrum
 from ..core.jamming import MAX_DISKS, MAX_PRESSURE, MIN_DISKS, MIN_PRESSURE
-from ..core.kpm import MAX_GRID_POINTS, default_vectors
+from ..core.kpm import MAX_GRID_POINTS, seed_vectors
 from ..core.limits import format_bytes, memory_limit
 from ..core.network import MAX_SEEDS
 from ..core.packings import stored_contact_spectra
@@ -140,7 +140,7 @@ class _Grid:
     def vectors(self, point: Point) -> int:
         """Random vectors per seed: those ``reduced_dos`` gives this point's seeds."""
         n_seeds = len(self.seeds)
-        return default_vectors(point.size * point.size * n_seeds, networks=n_seeds)
+        return seed_vectors(point.size * point.size, n_seeds)
 
 
 def value_range(start, stop, step) -> tuple:
