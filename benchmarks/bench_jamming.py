@@ -14,7 +14,6 @@ peak memory (max RSS) is its own, and prints one row:
 * the packing's full 2N x 2N Hessian, the vector matrix: its elastic moduli
   and Debye level (``elastic_moduli``, one sparse LU solve) and its reduced DOS
   (``vibrational_dos`` with its defaults), with the bulk and shear moduli;
-  "not available" when the package does not have them;
 * the peak RSS of the whole child (packing and spectra) over its RSS once the
   package is imported.
 
@@ -37,13 +36,14 @@ os.environ.setdefault("BPWIDGETS_STORE", "off")  # time the computation, not the
 
 import numpy as np  # noqa: E402
 
-from bpwidgets import debye_level, jammed_packing, reduced_dos_of  # noqa: E402
+from bpwidgets import (  # noqa: E402
+    debye_level,
+    elastic_moduli,
+    jammed_packing,
+    reduced_dos_of,
+    vibrational_dos,
+)
 from bpwidgets.core.parallel import cores  # noqa: E402
-
-try:  # the full Hessian's moduli and DOS, where the package has them
-    from bpwidgets.core.elastic import elastic_moduli, vibrational_dos  # noqa: E402
-except ImportError:
-    elastic_moduli = vibrational_dos = None
 
 #: The issue's target: 10 000 disks in about a minute on 2 cores.
 TARGET_SECONDS = 60.0
@@ -72,15 +72,12 @@ def one_size(n, pressure, seed):
     start = time.perf_counter()
     dos = reduced_dos_of([network])
     dos_seconds = time.perf_counter() - start
-    vector = dict(moduli=None, bulk=None, shear=None, vector_level=None, vector_dos=None)
-    if elastic_moduli is not None:
-        start = time.perf_counter()
-        moduli = elastic_moduli(packing)
-        vector.update(moduli=time.perf_counter() - start, bulk=moduli.bulk, shear=moduli.shear,
-                      vector_level=moduli.debye_level)
-        start = time.perf_counter()
-        vibrational_dos([packing])
-        vector["vector_dos"] = time.perf_counter() - start
+    start = time.perf_counter()
+    moduli = elastic_moduli(packing)
+    moduli_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    vibrational_dos([packing])
+    vector_dos_seconds = time.perf_counter() - start
     total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(json.dumps({
         "n": n, "wall": wall, "cpu": cpu, "steps": packing.fire_steps,
@@ -92,7 +89,9 @@ def one_size(n, pressure, seed):
         "peak_mib": peak - baseline, "baseline_mib": baseline, "arrays_mib": arrays / 2**20,
         "debye": debye_seconds, "level": level, "dos": dos_seconds,
         "vectors": None if dos.spread_moments is None else int(dos.spread_moments.shape[1]),
-        "total_mib": total - baseline, **vector,
+        "total_mib": total - baseline, "moduli": moduli_seconds, "bulk": moduli.bulk,
+        "shear": moduli.shear, "vector_level": moduli.debye_level,
+        "vector_dos": vector_dos_seconds,
         "load": os.getloadavg()[0],
     }))
 
@@ -130,13 +129,9 @@ def main():
     print(f"  {'N':>7}{'scalar: Debye s':>17}{'DOS s':>7}{'vector: moduli s':>18}{'B':>8}"
           f"{'G':>8}{'level':>8}{'DOS s':>7}{'RSS MiB':>9}")
     for row in rows:
-        if row["moduli"] is None:
-            vector = f"{'not available':>56}"
-        else:
-            vector = (f"{row['moduli']:>18.2f}{row['bulk']:>8.4f}{row['shear']:>8.4f}"
-                      f"{row['vector_level']:>8.2f}{row['vector_dos']:>7.2f}")
-        print(f"  {row['n']:>7,}{row['debye']:>17.3f}{row['dos']:>7.2f}{vector}"
-              f"{row['total_mib']:>9.1f}")
+        print(f"  {row['n']:>7,}{row['debye']:>17.3f}{row['dos']:>7.2f}{row['moduli']:>18.2f}"
+              f"{row['bulk']:>8.4f}{row['shear']:>8.4f}{row['vector_level']:>8.2f}"
+              f"{row['vector_dos']:>7.2f}{row['total_mib']:>9.1f}")
     print()
     print(f"  target: {TARGET_DISKS:,} disks in about {TARGET_SECONDS:.0f} s on 2 cores.")
     print("  F/tol: largest net force over the tolerance; overlap: largest delta / (p sigma^2);")

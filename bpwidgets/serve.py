@@ -38,7 +38,8 @@ from .session.visitor import LIMITS_VARIABLE, VisitorLimits
 
 __all__ = [
     "CLASS_CONFIG", "DEFAULT_IP", "DEFAULT_PORT", "LIMITS_SECTION", "LIMITS_VARIABLE",
-    "LIMIT_KEYS", "NOTEBOOK", "REQUEST_OPEN_TIMEOUT", "REQUEST_RETRY", "ROOT", "SERVER_DEFAULTS",
+    "LIMIT_KEYS", "NOTEBOOK", "REQUEST_DEADLINE", "REQUEST_OPEN_TIMEOUT", "REQUEST_RETRY", "ROOT",
+    "SERVER_DEFAULTS",
     "class_config", "class_settings", "main", "normalize_base_url", "port_in_use", "preheated",
     "request_channel", "request_query", "voila_arguments", "wait_for_request",
 ]
@@ -58,7 +59,7 @@ CLASS_CONFIG = ROOT / "voila-class.json"
 #: The section of ``voila-class.json`` that is not Voila's: limits of one visitor's request.
 LIMITS_SECTION = "BpwidgetsLimits"
 #: Keys of :data:`LIMITS_SECTION` -> keys of the JSON in :data:`LIMITS_VARIABLE`.
-LIMIT_KEYS = {"max_size": "size", "max_seeds": "seeds", "max_pins": "pins"}
+LIMIT_KEYS = {"max_size": "size", "max_seeds": "seeds", "max_pins": "pins", "max_disks": "disks"}
 #: Culling when serving one user (``make app``): a kernel whose page is gone (closed
 #: without notice, or fetched by a program that never opened a connection) is shut
 #: down after 15 minutes; an open tab is never culled.
@@ -79,6 +80,13 @@ _WILDCARDS = {"", "0.0.0.0", "::"}
 REQUEST_OPEN_TIMEOUT = 60.0
 #: Seconds between two attempts to reach the request channel (the server still starting).
 REQUEST_RETRY = 1.0
+#: Seconds a preheated kernel keeps trying to reach the request channel before it gives up
+#: and renders the page without its request (the defaults), as Voila's client does after
+#: 5 s. A server starting a class's pool of 35 on one core took 50 to 74 s to preheat it
+#: (README, "Serving a class"); a channel still out of reach after 10 minutes is a wrong
+#: address (``VOILA_APP_IP``, the port, the scheme), and waiting on would hang the page of
+#: every visitor handed such a kernel.
+REQUEST_DEADLINE = 600.0
 #: What Voila puts in a preheated kernel's environment (names of ``voila.utils.ENV_VARIABLE``,
 #: checked by tests/test_serve.py): importing ``voila.utils`` would cost every kernel
 #: about 2 s of CPU and its memory (it imports Voila's server, nbconvert, jupyterlab_server).
@@ -94,15 +102,16 @@ def class_settings(path: Path = CLASS_CONFIG):
     ----------
     path : Path
         A JSON file of traitlets sections (``voila-class.json``), with an optional
-        :data:`LIMITS_SECTION` of integers ``max_size``, ``max_seeds``, ``max_pins``.
+        :data:`LIMITS_SECTION` of integers ``max_size``, ``max_seeds``, ``max_pins``,
+        ``max_disks``.
 
     Returns
     -------
     voila_config : traitlets.config.Config
         Every section but :data:`LIMITS_SECTION`.
     limits : dict
-        ``{"size": ..., "seeds": ..., "pins": ...}`` (the keys present in the file), the
-        value of :data:`LIMITS_VARIABLE`.
+        ``{"size": ..., "seeds": ..., "pins": ..., "disks": ...}`` (the keys present in
+        the file), the value of :data:`LIMITS_VARIABLE`.
 
     Raises
     ------
@@ -212,16 +221,20 @@ def request_channel(environ=None) -> str:
 
 
 def wait_for_request(environ=None, *, open_timeout: float = REQUEST_OPEN_TIMEOUT,
-                     retry: float = REQUEST_RETRY):
+                     retry: float = REQUEST_RETRY, deadline: float = REQUEST_DEADLINE):
     """Block until a page request takes this preheated kernel; put its variables in ``environ``.
 
     Voila's page handler sends the request's variables (``QUERY_STRING``,
     ``SERVER_NAME``, the forwarded headers of ``http_header_envs``, ...) as one
     JSON object on :func:`request_channel`, or keeps them until the kernel
     connects. This is ``voila.utils.wait_for_request`` without importing Voila,
-    and without its giving up: a kernel that cannot reach the channel yet tries
+    and slower to give up: a kernel that cannot reach the channel yet tries
     again every ``retry`` seconds, since rendering without the request would show
-    a visitor the defaults instead of their link.
+    a visitor the defaults instead of their link. Once the channel has been out
+    of reach for ``deadline`` seconds in a row (:data:`REQUEST_DEADLINE`: a wrong
+    address, not a slow server) it logs an error and returns, leaving
+    ``environ`` as it was: the page then opens on the defaults instead of never.
+    Once connected, it waits for its visitor as long as it takes.
 
     Raises
     ------
@@ -232,20 +245,31 @@ def wait_for_request(environ=None, *, open_timeout: float = REQUEST_OPEN_TIMEOUT
 
     environ = os.environ if environ is None else environ
     url = request_channel(environ)
+    give_up = time.monotonic() + deadline
     warned = False
     while True:
+        # An attempt ends by the deadline (or one retry after it), not a whole open_timeout on.
+        timeout = min(open_timeout, max(give_up - time.monotonic(), retry))
         try:
-            payload = _on_own_thread(_receive_one(url, open_timeout))
+            payload = _on_own_thread(_receive_one(url, timeout))
             break
         except InvalidHandshake as error:
             raise RuntimeError(f"the server refused the page-request channel {url}: "
                                f"{error}") from None
         except (OSError, TimeoutError, asyncio.TimeoutError, ConnectionClosed) as error:
+            if isinstance(error, ConnectionClosed):  # reached, then lost: out of reach from now
+                give_up = time.monotonic() + deadline
+            left = give_up - time.monotonic()
+            if left <= 0:
+                _log.error("bpwidgets: could not reach %s for %g s (%s); rendering the page "
+                           "without its request (the defaults): check VOILA_APP_IP, the port "
+                           "and the scheme", url, deadline, error)
+                return
             if not warned:
-                _log.warning("bpwidgets: cannot reach %s yet (%s); trying again every %.0f s",
-                             url, error, retry)
+                _log.warning("bpwidgets: cannot reach %s yet (%s); trying again every %g s "
+                             "for up to %g s", url, error, retry, deadline)
                 warned = True
-            time.sleep(retry)
+            time.sleep(min(retry, left))
     environ.update(json.loads(payload))
 
 
@@ -316,27 +340,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Voila's own forms of ``--pool`` and ``--max-kernels``, as they may come among the options
+#: passed on to Voila (``--Class.trait=value``): option -> key in :func:`_pool_arguments`.
+_VOILA_FORMS = {
+    "--VoilaConfiguration.default_pool_size": "default_pool_size",
+    "--VoilaConfiguration.preheat_kernel": "preheat_kernel",
+    "--CappedKernelManager.max_kernels": "max_kernels",
+}
+
+
 def _pool_arguments(options, class_voila, extra=()) -> list[str]:
     """Voila's options for ``--pool``; ``ValueError`` when the pool cannot fit under the cap.
 
-    ``extra``: the options going to Voila as they are, which may set the pool too.
+    ``extra``: the options going to Voila as they are, which may set the pool and
+    the cap too (:data:`_VOILA_FORMS`), above the class file. Setting one both
+    ways is refused: Voila would get the trait twice and stop at its start.
     """
-    preheat = dict(class_voila.VoilaConfiguration) if options.lecture else {}
+    given = {}
     for argument in extra:
         name, _, value = argument.partition("=")
-        if name == "--VoilaConfiguration.default_pool_size":
-            preheat["default_pool_size"] = int(value)
-        elif name == "--VoilaConfiguration.preheat_kernel":
-            preheat["preheat_kernel"] = value.lower() == "true"
+        if name in _VOILA_FORMS:
+            given[_VOILA_FORMS[name]] = value
+    if options.pool is not None and {"default_pool_size", "preheat_kernel"} & set(given):
+        raise ValueError("--pool and --VoilaConfiguration.default_pool_size/preheat_kernel "
+                         "both set the pool: give one")
+    if options.max_kernels is not None and "max_kernels" in given:
+        raise ValueError("--max-kernels and --CappedKernelManager.max_kernels both set the "
+                         "cap: give one")
+    try:
+        preheat = dict(class_voila.VoilaConfiguration) if options.lecture else {}
+        if "default_pool_size" in given:
+            preheat["default_pool_size"] = int(given["default_pool_size"])
+        if "preheat_kernel" in given:
+            preheat["preheat_kernel"] = given["preheat_kernel"].lower() == "true"
+        cap = options.max_kernels
+        if cap is None and "max_kernels" in given:
+            cap = int(given["max_kernels"])
+    except ValueError as error:
+        raise ValueError(f"a pool size and a cap are whole numbers: {error}") from None
     pool = options.pool
     if pool is None:
         pool = preheat.get("default_pool_size", 1) if preheat.get("preheat_kernel") else 0
-    cap = options.max_kernels
     if cap is None:
         cap = class_voila.CappedKernelManager.get("max_kernels", 0) if options.lecture else 0
     if cap and pool > cap:
-        raise ValueError(f"--pool {pool} is more than the cap of {cap} kernels "
-                         "(--max-kernels): the rest of the pool would never start")
+        raise ValueError(f"a pool of {pool} kernels is more than the cap of {cap} (--pool, "
+                         "--max-kernels): the rest of the pool would never start")
     if options.pool is None:
         return []
     if options.pool == 0:

@@ -8,7 +8,8 @@ glass beside them (:func:`glass_grid`): jammed disks at the lecture size, every
 pressure of its slider, both spring laws, with their packings, its time printed
 apart. It is not made by default: its packings are made one after the other and
 take minutes (one of 3600 disks takes about 5 s on an idle core, and there are
-50). Each state is computed exactly as the dashboard computes it, so every page
+50); as on the page, N = size^2 is at most 10^4 (checked before anything is
+warmed). Each state is computed exactly as the dashboard computes it, so every page
 that asks for one of them afterwards reads it instead of computing. What is
 stored already is skipped, so a second run costs seconds.
 
@@ -19,17 +20,18 @@ stored already is skipped, so a second run costs seconds.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 
 from .core.analysis import DOS_MOMENTS
 from .core.dos import stored_spectra
-from .core.kpm import default_vectors
+from .core.kpm import seed_vectors
 from .core.network import CONNECTIONS, SPRINGS
 from .core.packings import stored_contact_spectra, stored_packing
 from .core.store import STORE_ENVIRONMENT, open_store
-from .session.pipeline import Request, compute
+from .session.pipeline import JAMMED_MAX_DISKS, Request, check_jammed, compute
 from .session.presets import PRESETS
 from .session.schema import JAMMED, PRESSURE_GRID, Parameters, field_of
 
@@ -118,7 +120,7 @@ def glass_grid(size=LECTURE_SIZE, seeds=LECTURE_SEEDS) -> list:
 def is_stored(parameters: Parameters, store=None) -> bool:
     """Whether every seed of a dashboard state is in the store (and a glass's first packing)."""
     p = parameters
-    vectors = default_vectors(p.size * p.size * p.n_seeds, networks=p.n_seeds)
+    vectors = seed_vectors(p.size * p.size, p.n_seeds)
     if p.jammed:
         return (stored_contact_spectra(p.n_disks, pressure=p.pressure, spring=p.spring,
                                        seeds=p.seeds, moments=DOS_MOMENTS, vectors=vectors,
@@ -207,7 +209,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--glass", action=argparse.BooleanOptionalAction, default=False,
                         help="also the glass: jammed disks of N = size^2 at every pressure "
-                             "of the slider, both springs (default: no; it takes minutes)")
+                             "of the slider, both springs (default: no; it takes minutes); "
+                             f"size at most {math.isqrt(JAMMED_MAX_DISKS)}, as on the page")
     options = parser.parse_args(argv)
     if options.store is not None:
         os.environ[STORE_ENVIRONMENT] = options.store
@@ -215,6 +218,11 @@ def main(argv=None) -> int:
         Parameters(size=options.size, n_seeds=options.seeds).checked()
     except ValueError as error:
         parser.error(str(error))
+    if options.glass:  # before the lattice's minutes, not after them
+        try:
+            check_jammed(glass_grid(options.size, options.seeds)[0])
+        except ValueError as error:
+            parser.error(f"--glass: {error}")
     parts = [("dashboard states", lecture_grid(options.size, options.seeds))]
     if options.glass:
         parts.append(("glass states", glass_grid(options.size, options.seeds)))

@@ -26,6 +26,7 @@ from bpwidgets import (
     jammed_packing,
     vibrational_dos,
 )
+from bpwidgets.core.analysis import FINITE_SIZE_MODES
 from bpwidgets.core.kpm import _chebyshev_values, _reconstruct
 
 #: Unit strains of the Voigt columns xx, yy, xy (engineering shear: epsilon_xy = 1/2).
@@ -33,9 +34,9 @@ VOIGT_STRAINS = (np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0,
                  np.array([[0.0, 0.5], [0.5, 0.0]]))
 #: Largest strain of the finite differences; smaller where a pair is closer to touching.
 STRAIN = 1e-7
-#: Linear response against finite strain, relative to the tensor's largest entry. The
-#: central differences are good to about 1e-8 of it (measured 2e-9 to 7e-9 absolute).
-MODULI_TOLERANCE = 1e-6
+#: Linear response against finite strain, relative to the tensor's largest entry: measured
+#: 3.5e-9 (N = 64, p = 1e-2) and 2.1e-8 (N = 128, p = 1e-3), the central differences' error.
+MODULI_TOLERANCE = 1e-7
 #: Force at which the oracle's Newton steps stop: near the rounding error of the forces.
 NEWTON_FORCE = 1e-14
 
@@ -287,15 +288,27 @@ def test_sum_rules_per_degree_of_freedom(packings):
         packing.contact_numbers.sum() / packing.n_disks)
 
 
-def test_debye_level_and_boson_peak_of_the_result(packings):
+def test_debye_level_of_the_result(packings):
     chosen = [packings[(256, 1e-3, s)] for s in (0, 1)]
     dos = vibrational_dos(chosen, moments=64, vectors=8)
     levels = [elastic_moduli(p).debye_level for p in chosen]
     np.testing.assert_allclose(dos.debye_levels, levels, rtol=1e-12)
     assert dos.debye_level == pytest.approx(np.mean(levels))
-    # boson_peak_of reads the size only for its finite-size cutoff; it runs on the result.
-    peak = boson_peak_of(dos, 16)
-    assert peak is None or 0 < peak.omega <= 1.2
+
+
+def test_the_hessian_dos_peak_below_the_slowest_plane_waves_is_not_a_boson_peak():
+    """At N = 256, p = 1e-2 (seeds 0 and 1) g/omega's one maximum above the Debye level
+    lies at 0.084, below FINITE_SIZE_MODES = 2 times the slowest plane wave (0.064 and
+    0.072): the finite box's comb, which ``boson_peak_of`` with ``lowest=`` leaves out.
+    No packing measured had a peak above that cutoff (N = 256 at p = 1e-4 to 5e-2, N = 512
+    and 1 000 at 1e-2 and 5e-2)."""
+    chosen = [jammed_packing(256, pressure=1e-2, seed=s) for s in (0, 1)]
+    dos = vibrational_dos(chosen, moments=128, vectors=8)
+    lowest = max(elastic_moduli(p).lowest_frequency for p in chosen)
+    comb = boson_peak_of(dos, lowest=1e-9)  # no cutoff to speak of
+    assert comb is not None and comb.excess > 0
+    assert comb.omega < FINITE_SIZE_MODES * lowest
+    assert boson_peak_of(dos, lowest=lowest) is None
 
 
 def test_rattlers_kept_zero_modes_are_the_dense_ones(packings):
@@ -321,10 +334,11 @@ def test_rattlers_kept_zero_modes_are_the_dense_ones(packings):
 
 #: The static response of a single packing to the box's longest waves differs from the
 #: continuum's by the disorder's scattering at k = 2 pi / L: over the four waves of each
-#: polarisation, measured within 10 % (transverse) and 1 % (longitudinal) at N = 1 000,
-#: p = 1e-2, seeds 0 and 1; over single waves it scatters by 20 %.
-TRANSVERSE_TOLERANCE = 0.2
-LONGITUDINAL_TOLERANCE = 0.05
+#: polarisation, measured 2.5 % and 8.5 % off (transverse) and 0.4 % and 0.5 % off
+#: (longitudinal) at N = 1 000, p = 1e-2, seeds 0 and 1; over single waves it scatters by
+#: up to 19 %.
+TRANSVERSE_TOLERANCE = 0.12
+LONGITUDINAL_TOLERANCE = 0.01
 
 
 @pytest.mark.parametrize("seed", [0, 1])

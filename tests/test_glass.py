@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from dataclasses import fields
 
@@ -16,6 +18,7 @@ from bpwidgets.core.kpm import default_vectors
 from bpwidgets.core.packings import disk_radii
 from bpwidgets.session import Listener, Session
 from bpwidgets.session import pipeline as pipeline_module
+from bpwidgets.session import session as session_module
 from bpwidgets.session.pipeline import (
     JAMMED_MAX_DISKS,
     Progress,
@@ -93,8 +96,9 @@ def test_a_glass_link_round_trips_and_bad_pressures_get_a_message():
 def test_a_glass_request_announces_each_packing_and_previews_the_first(stages):
     progress = [s for s in stages if isinstance(s, Progress)]
     snapshots = [s for s in stages if isinstance(s, Snapshot)]
-    assert [(p.done, p.total) for p in progress] == [(1, 3), (2, 3), (3, 3)]
+    assert [(p.index, p.total) for p in progress] == [(1, 3), (2, 3), (3, 3)]
     assert progress[1].text == "Making packing 2 of 3 …"
+    assert all(p.request == Request(GLASS.relevant()) for p in progress)
     assert stages.index(snapshots[0]) == 1  # right after the first packing
     preview, final = snapshots
     assert not preview.complete and final.complete
@@ -295,6 +299,92 @@ def test_a_newer_request_stops_the_packings_of_an_older_one(monkeypatch):
         assert session.wait(60)
         assert session.snapshot.request.parameters.connection == "nearest"
         assert len(made) < 10  # the rest of the old request's packings were dropped
+    finally:
+        session.close()
+
+
+def test_a_glass_superseded_during_a_packing_shows_no_more_of_it_and_makes_no_more(
+        monkeypatch):
+    made = []
+    second, release = threading.Event(), threading.Event()
+    original = pipeline_module.contact_networks
+
+    def maker(*args, **kwargs):
+        made.append(tuple(kwargs["seeds"]))
+        if len(made) == 2:  # the second packing is under way when the lattice is asked for
+            second.set()
+            assert release.wait(60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "contact_networks", maker)
+    recorder = _Recorder()
+    session = Session(Parameters(size=10, n_seeds=1, connection="cutoff"), listener=recorder)
+    try:
+        session.start()
+        session.update(connection="jammed", pressure=0.01, n_seeds=4)
+        assert second.wait(60)
+        statuses, snapshots = len(recorder.statuses), len(recorder.snapshots)
+        assert recorder.statuses[-1].text.startswith("Making packing 2 of 4")
+        session.update(connection="nearest")
+        release.set()
+        assert session.wait(60)
+        after = [s.text for s in recorder.statuses[statuses:]]
+        assert not any(text.startswith("Making packing") for text in after), after
+        shown = recorder.snapshots[snapshots:]
+        assert {s.request.parameters.connection for s in shown} == {"nearest"}
+        assert shown[-1].complete
+        assert made == [(0,), (1,)]  # the third packing was never started
+        assert session.status.kind == "ready"
+    finally:
+        release.set()
+        session.close()
+
+
+def test_news_and_later_results_of_a_request_no_longer_asked_for_are_not_shown(monkeypatch):
+    # A newer request can come between the worker's last look and a delivery: the
+    # session itself shows no progress, nor a later stage, of a request it no longer asks.
+    stale = Request(Parameters(size=10, n_seeds=3, connection="jammed", pressure=0.01))
+    old_result = compute(Request(Parameters(size=10, n_seeds=1, delta=0.2)))
+    original = session_module.compute_stages
+
+    def stages(request, previous=None):
+        yield Progress(stale, 2, 3)
+        yield from original(request, previous)
+        yield old_result
+
+    monkeypatch.setattr(session_module, "compute_stages", stages)
+    recorder = _Recorder()
+    session = Session(Parameters(size=10, n_seeds=1, delta=0.1), listener=recorder,
+                      background=False)
+    session.start()
+    assert not any("Making" in s.text for s in recorder.statuses)
+    assert [s.request.parameters.delta for s in recorder.snapshots] == [0.1]
+    assert session.snapshot.request == session.request()
+    assert session.status.kind == "ready" and "δ = 0.10" in session.status.text
+
+
+@pytest.mark.parametrize("size, failure", [
+    (110, None),  # too many disks: refused before anything is made
+    (10, RuntimeError("FIRE did not converge")),
+])
+def test_a_glass_page_whose_first_packing_fails_computes_and_logs_it_once(
+        monkeypatch, caplog, size, failure):
+    attempts = []
+    if failure is not None:
+        def fail(*args, **kwargs):
+            attempts.append(kwargs["seeds"])
+            raise failure
+
+        monkeypatch.setattr(pipeline_module, "contact_networks", fail)
+    session = Session(Parameters(size=size, n_seeds=2, connection="jammed", pressure=0.01))
+    try:
+        with caplog.at_level(logging.ERROR, logger="bpwidgets"):
+            session.start()
+            assert session.wait(60)
+        failed = [r for r in caplog.records if "the job failed" in r.getMessage()]
+        assert len(failed) == 1
+        assert session.status.kind == "error" and session.snapshot is None
+        assert len(attempts) == (0 if failure is None else 1)
     finally:
         session.close()
 

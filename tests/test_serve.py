@@ -70,8 +70,8 @@ POOL_USED = "Using pre-heated kernel"
 def test_class_settings_hand_the_limits_to_the_kernels_not_to_voila(tmp_path):
     voila_config, limits = class_settings(CLASS_CONFIG)
     assert LIMITS_SECTION not in voila_config
-    assert limits == {"size": 200, "seeds": 20, "pins": 10}
-    assert json.dumps(limits) == '{"size": 200, "seeds": 20, "pins": 10}'
+    assert limits == {"size": 200, "seeds": 20, "pins": 10, "disks": 36000}
+    assert json.dumps(limits) == '{"size": 200, "seeds": 20, "pins": 10, "disks": 36000}'
     path = tmp_path / "class.json"
     path.write_text(json.dumps({"Voila": {"port": 1}, LIMITS_SECTION: {"max_seeds": 3}}))
     voila_config, limits = class_settings(path)
@@ -197,21 +197,40 @@ def test_the_pool_option_fits_under_the_cap():
     assert arguments("--pool", "0") == ["--VoilaConfiguration.preheat_kernel=False"]
     assert arguments("--pool", "3", voila=Config()) == [  # without --class: no cap
         "--VoilaConfiguration.preheat_kernel=True", "--VoilaConfiguration.default_pool_size=3"]
-    with pytest.raises(ValueError, match=f"--pool {cap + 1} is more than the cap of {cap}"):
+    with pytest.raises(ValueError, match=f"a pool of {cap + 1} kernels is more than the cap "
+                                         f"of {cap}"):
         arguments("--class", "--pool", str(cap + 1))
-    with pytest.raises(ValueError, match=f"--pool {pool} is more than the cap of 5"):
+    with pytest.raises(ValueError, match=f"a pool of {pool} kernels is more than the cap of 5"):
         arguments("--class", "--max-kernels", "5")  # the file's pool under a smaller cap
     assert arguments("--class", "--max-kernels", "0", "--pool", "100")  # 0: no cap
-    # Voila's own option sets the pool as well as --pool does.
+    # Voila's own options set the pool and the cap as well as --pool and --max-kernels do.
     assert arguments("--class", "--max-kernels", "1",
                      extra=["--VoilaConfiguration.default_pool_size=1"]) == []
-    with pytest.raises(ValueError, match="--pool 2 is more than the cap of 1"):
+    with pytest.raises(ValueError, match="a pool of 2 kernels is more than the cap of 1"):
         arguments("--class", "--max-kernels", "1",
                   extra=["--VoilaConfiguration.default_pool_size=2"])
+    with pytest.raises(ValueError, match=f"a pool of {pool} kernels is more than the cap of 20"):
+        arguments("--class", extra=["--CappedKernelManager.max_kernels=20"])
+    assert arguments("--class", extra=[f"--CappedKernelManager.max_kernels={pool}"]) == []
+    assert arguments("--class", "--pool", "20",
+                     extra=["--CappedKernelManager.max_kernels=20"]) == [
+        "--VoilaConfiguration.preheat_kernel=True", "--VoilaConfiguration.default_pool_size=20"]
+    # Both forms at once would give Voila the trait twice, which stops it at its start.
+    with pytest.raises(ValueError, match="both set the cap"):
+        arguments("--class", "--max-kernels", "20", extra=["--CappedKernelManager.max_kernels=20"])
+    with pytest.raises(ValueError, match="both set the pool"):
+        arguments("--class", "--pool", "2", extra=["--VoilaConfiguration.default_pool_size=2"])
+    with pytest.raises(ValueError, match="whole numbers"):
+        arguments("--class", extra=["--CappedKernelManager.max_kernels=many"])
     result = subprocess.run([sys.executable, "-m", "bpwidgets.serve", "--port", str(free_port()),
                              "--class", "--pool", str(cap + 1)],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "is more than the cap" in result.stderr
+    assert "bpwidgets dashboard:" not in result.stdout
+    result = subprocess.run([sys.executable, "-m", "bpwidgets.serve", "--port", str(free_port()),
+                             "--class", f"--CappedKernelManager.max_kernels={pool - 1}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and f"more than the cap of {pool - 1}" in result.stderr
     assert "bpwidgets dashboard:" not in result.stdout
 
 
@@ -310,6 +329,65 @@ def test_a_preheated_kernel_waits_for_its_request_without_importing_voila():
     assert json.loads(stdout) == {"query": "delta=0.2&size=20", "host": "class.example.org",
                                   "voila": []}
     assert noted and "k1" in noted[0]  # the server heard of one more kernel waiting
+
+
+#: A preheated kernel's side with a short deadline (``argv[1]`` seconds): what it got, and when.
+_KERNEL_WITH_DEADLINE = """
+import json, os, sys, time
+from bpwidgets.serve import wait_for_request
+start = time.monotonic()
+wait_for_request(deadline=float(sys.argv[1]), retry=0.2)
+print(json.dumps({"query": os.environ.get("QUERY_STRING"), "seconds": time.monotonic() - start}))
+"""
+#: Seconds of the short deadline, and what giving up may take on top of it (a Python start).
+SHORT_DEADLINE, DEADLINE_SLACK = 2.0, 8.0
+
+
+def test_a_kernel_that_cannot_reach_the_channel_gives_up_and_renders_the_defaults():
+    """A wrong address (nothing listens on the port) must not hang the page for ever."""
+    port = free_port()
+    environ = {**os.environ, "VOILA_PREHEAT": "True", "VOILA_APP_IP": "127.0.0.1",
+               "VOILA_APP_PORT": str(port), "VOILA_KERNEL_ID": "k2"}
+    environ.pop("QUERY_STRING", None)
+    result = subprocess.run([sys.executable, "-c", _KERNEL_WITH_DEADLINE, str(SHORT_DEADLINE)],
+                            env=environ, cwd=ROOT, capture_output=True, text=True,
+                            timeout=SHORT_DEADLINE + 60)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["query"] is None  # no request: the dashboard's defaults
+    assert SHORT_DEADLINE <= outcome["seconds"] < SHORT_DEADLINE + DEADLINE_SLACK
+    assert "trying again every 0.2 s for up to 2 s" in result.stderr
+    assert f"could not reach ws://127.0.0.1:{port}/voila/query/k2 for 2 s" in result.stderr
+    assert "without its request" in result.stderr
+
+
+def test_a_kernel_that_reached_the_channel_waits_past_the_deadline_for_its_visitor():
+    """The deadline is for reaching the channel; a pool kernel then waits for its visitor."""
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    from bpwidgets.serving import PageRequestChannel
+
+    port = free_port()
+    server = _ChannelServer(port, [(r"/voila/query/(\w+)", PageRequestChannel)])
+    environ = {**os.environ, "VOILA_PREHEAT": "True", "VOILA_APP_IP": "127.0.0.1",
+               "VOILA_APP_PORT": str(port), "VOILA_KERNEL_ID": "k3"}
+    kernel = subprocess.Popen([sys.executable, "-c", _KERNEL_WITH_DEADLINE, str(SHORT_DEADLINE)],
+                              env=environ, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: "k3" in RequestInfoSocketHandler._waiters, 30, "the kernel to wait")
+        time.sleep(SHORT_DEADLINE + 1)
+        assert kernel.poll() is None  # still waiting for its page
+        server.call(RequestInfoSocketHandler.send_updates,
+                    {"kernel_id": "k3", "payload": {"QUERY_STRING": "delta=0.3"}})
+        stdout, stderr = kernel.communicate(timeout=30)
+    finally:
+        if kernel.poll() is None:
+            kernel.kill()
+            kernel.wait()
+        server.close()
+    assert json.loads(stdout)["query"] == "delta=0.3"
+    assert "could not reach" not in stderr
 
 
 def test_a_refused_request_channel_is_an_error_not_a_page_without_its_request():
@@ -568,7 +646,8 @@ def test_past_the_cap_a_visitor_gets_the_full_page_and_culling_frees_the_seat():
         (culled,) = server.current_kernels()  # the pool's kernel, soon the visitor's
         # The kernels inherit the class's request limits from the server.
         environ = Path(f"/proc/{culled}/environ").read_bytes().split(b"\0")
-        assert f'{LIMITS_VARIABLE}={{"size": 200, "seeds": 20, "pins": 10}}'.encode() in environ
+        limits = '{"size": 200, "seeds": 20, "pins": 10, "disks": 36000}'
+        assert f"{LIMITS_VARIABLE}={limits}".encode() in environ
         page = f"{server.url}?{SMALL_QUERY}"
         first = {}
         visitor = threading.Thread(target=lambda: first.update(result=_get(page)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from traitlets import TraitError
@@ -48,7 +50,7 @@ def _closing(dashboard, request):
 def test_the_variable_sets_the_limits_and_a_missing_key_is_no_limit(monkeypatch):
     monkeypatch.setenv(LIMITS_VARIABLE, '{"size": 200, "pins": 10}')
     limits = VisitorLimits.from_environ()
-    assert limits == VisitorLimits(size=200, seeds=None, pins=10)
+    assert limits == VisitorLimits(size=200, seeds=None, pins=10, disks=None)
     assert limits.high("size") == 200
     assert limits.high("n_seeds") == field_of("n_seeds").high
     assert limits.high("delta") == field_of("delta").high  # not a limited quantity
@@ -71,6 +73,8 @@ def test_without_the_variable_there_are_no_limits(unlimited):
     ('{"seeds": "5"}', "the seeds limit must be"),
     ('{"pins": -1}', "the pins limit must be an integer of at least 0"),
     ('{"pins": true}', "the pins limit must be"),
+    ('{"disks": 99}', "the disks limit must be an integer of at least 100"),
+    ('{"disks": 3.6e4}', "the disks limit must be"),
 ])
 def test_a_malformed_variable_is_a_warning_and_no_limits(monkeypatch, caplog, text, reason):
     monkeypatch.setenv(LIMITS_VARIABLE, text)
@@ -183,6 +187,105 @@ def test_a_limit_is_a_message_on_the_page_not_an_error_in_the_log(limited, caplo
     assert session.status.text == "This server allows at most L = 30; asked for L = 40."
     assert [r.levelno for r in caplog.records] == [logging.INFO]
     assert caplog.records[0].exc_info is None
+
+
+# -- the glass's cost: disks per request ----------------------------------------------------
+
+#: At most 800 jammed disks per request: two packings of N = 400, or eight of N = 100.
+DISKS = VisitorLimits(disks=800)
+#: Its sentence, and as a pattern.
+DISKS_TEXT = "This server allows at most 800 jammed disks per request (N × packings)"
+DISKS_PATTERN = re.escape(DISKS_TEXT)
+
+
+def _glass(**values):
+    return Parameters(connection="jammed", pressure=0.01, **values)
+
+
+def test_the_disks_limit_bounds_a_glass_by_its_disks_times_its_packings():
+    assert VisitorLimits.parse('{"disks": 36000}').disks == 36000
+    assert DISKS.check(_glass(size=20, n_seeds=2)) == _glass(size=20, n_seeds=2)
+    assert DISKS.check(_glass(size=10, n_seeds=8)).n_seeds == 8
+    with pytest.raises(LimitError, match=rf"^{DISKS_PATTERN}; asked for 3 packings of N = 400 "
+                                         r"\(1200 disks\)\.$"):
+        DISKS.check(_glass(size=20, n_seeds=3))
+    with pytest.raises(LimitError, match="1 packing of N = 900"):
+        DISKS.check(_glass(size=30, n_seeds=1))
+    lattice = Parameters(size=300, n_seeds=20)  # the lattice makes no disks
+    assert DISKS.check(lattice) == lattice and DISKS.hold(lattice) == (lattice, [])
+
+
+def test_the_class_limit_allows_the_lecture_glass_and_no_more_than_its_disks():
+    from bpwidgets.warm import LECTURE_SEEDS, LECTURE_SIZE
+
+    limits = VisitorLimits(disks=36000)  # voila-class.json's max_disks
+    lecture = _glass(size=LECTURE_SIZE, n_seeds=LECTURE_SEEDS)
+    assert limits.check(lecture) == lecture
+    with pytest.raises(LimitError, match="11 packings of N = 3600"):
+        limits.check(_glass(size=LECTURE_SIZE, n_seeds=LECTURE_SEEDS + 1))
+    assert limits.hold(_glass(size=100, n_seeds=20))[0].n_seeds == 3
+    config = json.loads(
+        (Path(__file__).resolve().parents[1] / "voila-class.json").read_text())
+    assert config["BpwidgetsLimits"]["max_disks"] == limits.disks
+
+
+def test_a_glass_query_past_the_disks_opens_with_fewer_packings_and_says_so():
+    parameters, _, messages = parse_query("connection=jammed&pressure=0.01&size=20&seeds=5",
+                                          limits=DISKS)
+    assert (parameters.size, parameters.n_seeds) == (20, 2)
+    assert messages == [f"{DISKS_TEXT}; showing 2 packings of N = 400."]
+    # One packing past the limit: the grid comes down too.
+    parameters, _, messages = parse_query("connection=jammed&size=40&seeds=3", limits=DISKS)
+    assert (parameters.size, parameters.n_seeds, parameters.n_disks) == (20, 2, 400)
+    assert messages == [f"{DISKS_TEXT}; showing 2 packings of N = 400."]
+    # A lattice link, and a glass within the limit, are unchanged.
+    parameters, _, messages = parse_query("size=200&seeds=20", limits=DISKS)
+    assert (parameters.size, parameters.n_seeds, messages) == (200, 20, [])
+    parameters, _, messages = parse_query("connection=jammed&size=10&seeds=8", limits=DISKS)
+    assert (parameters.size, parameters.n_seeds, messages) == (10, 8, [])
+    # Defaults past it are held without a message (the kind alone was not asked for here).
+    parameters, _, messages = parse_query("delta=0.2", _glass(size=20, n_seeds=10),
+                                          limits=DISKS)
+    assert (parameters.n_seeds, messages) == (2, [])
+
+
+def test_the_session_refuses_a_glass_past_the_disks_naming_the_limit():
+    session = Session(_glass(size=10, n_seeds=2), background=False, limits=DISKS)
+    session.start()
+    with pytest.raises(LimitError, match=rf"^{DISKS_PATTERN}; asked for 3 packings of N = 400"):
+        session.update(size=20, n_seeds=3)
+    with pytest.raises(LimitError, match="9 packings of N = 100"):
+        session.update(n_seeds=9)
+    assert session.parameters == _glass(size=10, n_seeds=2)
+    assert session.snapshot.request.parameters.n_seeds == 2
+    with pytest.raises(LimitError, match=DISKS_PATTERN):
+        Session(_glass(size=30, n_seeds=1), background=False, limits=DISKS)
+    with pytest.raises(LimitError, match=DISKS_PATTERN):
+        Session(Parameters(size=30, n_seeds=20), background=False,
+                limits=DISKS).update(connection="jammed")
+    assert Session(_glass(size=20, n_seeds=20), background=False,
+                   limits=VisitorLimits(seeds=20)).parameters.n_seeds == 20
+
+
+def test_a_dashboard_asked_for_a_glass_past_the_disks_raises_naming_it():
+    with pytest.raises(ValueError, match=rf"{DISKS_PATTERN}; asked for 3 packings of N = 400"):
+        Dashboard(connection="jammed", size=20, n_seeds=3, background=False, limits=DISKS)
+
+
+def test_a_control_moved_past_the_disks_is_refused_on_the_status_line(request, caplog):
+    dashboard = _closing(Dashboard(connection="jammed", size=20, n_seeds=2, pressure=0.01,
+                                   background=False, limits=DISKS), request)
+    shown = dashboard.snapshot
+    with caplog.at_level(logging.INFO, logger="bpwidgets"):
+        dashboard.controls.n_seeds.value = 3
+    assert dashboard.session.status.kind == "error"
+    assert dashboard.session.status.text == (f"{DISKS_TEXT}; asked for 3 packings of "
+                                             "N = 400 (1200 disks).")
+    assert DISKS_TEXT in dashboard.status.value
+    assert dashboard.snapshot is shown and dashboard.session.parameters.n_seeds == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    dashboard.controls.connection.value = "cutoff"  # the lattice: 3 seeds are allowed
+    assert dashboard.snapshot.request.parameters.n_seeds == 3
 
 
 # -- the controls and the dashboard -------------------------------------------------------

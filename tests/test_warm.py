@@ -76,6 +76,27 @@ def test_the_command_line(tmp_path, capsys, monkeypatch):
     assert len(open_store(tmp_path)) == 3
 
 
+def test_a_glass_too_large_for_the_page_is_refused_before_anything_is_warmed(
+        tmp_path, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("warmed before the glass's size was checked")
+
+    monkeypatch.setattr("bpwidgets.warm.warm", refuse)
+    with pytest.raises(SystemExit) as stopped:
+        main(["--glass", "--size", "110", "--quiet"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "--glass: jammed disks: at most 10000 disks (L = 100) here" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr("bpwidgets.warm.warm", lambda states, progress=None: {
+        "computed": 0, "stored": len(states), "seconds": 0.0})
+    # The lattice alone may be larger: only the glass is bounded by its disks.
+    monkeypatch.setenv("BPWIDGETS_STORE", "off")  # restored after --store sets it
+    assert main(["--size", "110", "--quiet", "--no-glass", "--store", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(lecture_grid(110))} dashboard states" in out and "glass states" not in out
+
+
 def test_the_glass_grid_is_every_pressure_of_the_slider_for_both_springs():
     grid = glass_grid()
     assert len(set(grid)) == len(grid) == 2 * len(PRESSURE_GRID)

@@ -95,6 +95,50 @@ def test_worker_drops_later_stages_once_superseded(make_worker):
     assert delivered == ["preview", "newer"]
 
 
+def test_a_stage_finished_after_a_newer_request_came_is_dropped_unseen(make_worker):
+    # A stage can take long (a packing of jammed disks): a request that comes while it
+    # is made supersedes the job before that stage is shown, and nothing after it runs.
+    delivered, resumed = [], []
+    making, release = threading.Event(), threading.Event()
+
+    def staged():
+        yield "progress 1"
+        making.set()
+        release.wait(5)
+        yield "progress 2"
+        resumed.append("the next stage was started")
+        yield "progress 3"
+
+    worker = make_worker()
+    worker.submit(staged, delivered.append)
+    assert making.wait(5)
+    worker.submit(lambda: "newer", delivered.append)
+    release.set()
+    assert worker.wait(5)
+    assert delivered == ["progress 1", "newer"]
+    assert resumed == []
+
+
+def test_a_first_stage_finished_after_a_newer_request_is_still_delivered(make_worker):
+    # As a single result is: it is newer than what the page shows (a slider drag moves).
+    delivered = []
+    making, release = threading.Event(), threading.Event()
+
+    def staged():
+        making.set()
+        release.wait(5)
+        yield "preview"
+        yield "final"
+
+    worker = make_worker()
+    worker.submit(staged, delivered.append)
+    assert making.wait(5)
+    worker.submit(lambda: "newer", delivered.append)
+    release.set()
+    assert worker.wait(5)
+    assert delivered == ["preview", "newer"]
+
+
 def test_worker_reports_busy_after_the_delay(make_worker):
     busy = threading.Event()
     delivered = []

@@ -282,7 +282,7 @@ def elastic_moduli(packing, *, rattlers=False) -> ElasticModuli:
     contacts, vectors = packing.contacts[keep], packing.contact_vectors[keep]
     zero = _ZeroModes(packing, hessian, rattlers)
     area = packing.box**2
-    blocks = _contact_blocks(packing, keep)
+    blocks = packing.contact_blocks(rattlers=rattlers)  # the Hessian's own (Eq. (J5))
     # Eq. (E1): sum_c K_ag d_b d_d, indices (a b), (g d) flattened to 4 each.
     affine = np.einsum("cag,cb,cd->abgd", blocks, vectors, vectors).reshape(4, 4)
     xi = _affine_forces(packing.n_disks, contacts, vectors, blocks)
@@ -399,7 +399,7 @@ def vibrational_dos(packings, *, omega=None, moments=DEFAULT_MOMENTS, vectors=No
             debye_level=float(levels[k]), stiffness=np.full((2, 2), np.nan),
             zero_modes=zeros[k].count / dofs, outlier_frequencies=np.empty(0),
             outlier_count=0, coordination_counts=_dof_contact_counts(p, rattlers),
-            fingerprint=_fingerprint(p),
+            fingerprint=_packing_digest(p),
             inputs=dict(kind="vibrational", n_disks=p.n_disks, seed=p.seed, method="kpm",
                         moments=n_moments, vectors=n_vectors, rattlers=rattlers),
         )
@@ -415,29 +415,12 @@ def _kept_contacts(packing, rattlers) -> np.ndarray:
     """Mask of the contacts :meth:`JammedPacking.hessian` keeps."""
     if rattlers:
         return np.ones(packing.n_contacts, bool)
-    return packing.backbone[packing.contacts].all(axis=1)
+    return packing.held_contacts
 
 
 def _forces_over_lengths(packing, keep) -> np.ndarray:
     """``f / r`` of the kept contacts: ``-V'(r) / r``, the tension term's weight (Eq. (J5))."""
     return (packing.contact_forces / packing.contact_lengths)[keep]
-
-
-def _contact_blocks(packing, keep) -> np.ndarray:
-    """Every kept contact's 2 x 2 block ``K = k n n^T + (V'/r)(I - n n^T)`` (Eq. (J5)).
-
-    The same numbers as :meth:`JammedPacking.hessian` puts off its diagonal
-    (with the opposite sign): the response is that of the Hessian the spectrum
-    comes from.
-    """
-    vectors = packing.contact_vectors[keep]
-    r = np.hypot(vectors[:, 0], vectors[:, 1])
-    unit = vectors / r[:, None]
-    sigma = packing.radii[packing.contacts[keep]].sum(axis=1)
-    stiffness = 1.0 / sigma**2  # V''(r) = epsilon / sigma^2, Eq. (J2)
-    tension = -_forces_over_lengths(packing, keep)  # V'(r) / r
-    outer = unit[:, :, None] * unit[:, None, :]
-    return (stiffness - tension)[:, None, None] * outer + tension[:, None, None] * np.eye(2)
 
 
 def _affine_forces(n_disks, contacts, vectors, blocks) -> np.ndarray:
@@ -689,8 +672,12 @@ def _dof_contact_counts(packing, rattlers) -> np.ndarray:
     return 2 * np.bincount(per_disk)
 
 
-def _fingerprint(packing) -> str:
-    """A digest of what the Hessian is made of: positions, radii, box, contacts."""
+def _packing_digest(packing) -> str:
+    """A digest of what the packing's Hessian is made of: positions, radii, box, contacts.
+
+    The ``fingerprint`` of the packing's spectrum, as a network's spectrum has
+    the digest of its positions, springs and stiffnesses (``bpwidgets.core.dos``).
+    """
     digest = hashlib.blake2b(digest_size=16)
     for array in (packing.positions, packing.radii, np.array([packing.box]), packing.contacts):
         digest.update(np.ascontiguousarray(array).tobytes())

@@ -26,7 +26,10 @@ import math
 
 import numpy as np
 
-__all__ = ["FORCE_TOLERANCE", "PRESSURE_TOLERANCE", "quench"]
+__all__ = [
+    "CONTACT_ENERGY", "FORCE_TOLERANCE", "PRESSURE_TOLERANCE", "pairwise_dot", "periodic_tree",
+    "quench", "tolerated_force",
+]
 
 #: A relaxed packing's largest net force on a disk, in units of p d (about the mean contact
 #: force, Eq. (J4) of docs/physics.md): 1e-8 of it leaves positions, pressure and the Hessian
@@ -39,8 +42,9 @@ _ROUNDING = 32.0
 #: Relative error of the pressure a packing is made at.
 PRESSURE_TOLERANCE = 1e-3
 
-#: Contact energy epsilon and disk mass m: the units (docs/physics.md).
-_ENERGY = 1.0
+#: Contact energy epsilon, the unit of energy (docs/physics.md, "A jammed packing"); a disk's
+#: mass is the unit of mass.
+CONTACT_ENERGY = 1.0
 
 # FIRE's parameters as Bitzek et al. (2006) recommend them: N_min, f_inc, f_dec, alpha_start,
 # f_alpha; the time steps, in units of sqrt(m d^2 / epsilon), are below the stability limit
@@ -127,7 +131,7 @@ def quench(radii, rng, *, pressure=None, phi=None, floor=None) -> _Disks:
             raise ValueError("at a packing fraction phi= the force floor= must be given")
         floor = pressure
     start = phi if phi is not None else _QUENCH_PHI
-    box = math.sqrt(math.pi * _dot(radii, radii) / start)
+    box = math.sqrt(math.pi * pairwise_dot(radii, radii) / start)
     disks = _Disks(radii, rng.uniform(0.0, box, (2, len(radii))), box)
     if pressure is None:
         disks.relax(FORCE_TOLERANCE, floor)
@@ -158,7 +162,7 @@ class _Disks:
 
     @property
     def phi(self) -> float:
-        return math.pi * _dot(self.radii, self.radii) / self.box**2
+        return math.pi * pairwise_dot(self.radii, self.radii) / self.box**2
 
     def rescale(self, phi) -> None:
         """Scale the box and the positions with it (affinely) to packing fraction ``phi``."""
@@ -169,10 +173,9 @@ class _Disks:
 
     def _listed(self) -> None:
         """Build the Verlet list: every pair closer than ``reach``, with its image."""
-        cKDTree = _kd_tree()
         wrapped = np.column_stack([np.mod(self.x, self.box), np.mod(self.y, self.box)])
         wrapped[wrapped >= self.box] = 0.0  # mod can round up to the box itself
-        pairs = cKDTree(wrapped, boxsize=self.box).query_pairs(self.reach, output_type="ndarray")
+        pairs = periodic_tree(wrapped, self.box).query_pairs(self.reach, output_type="ndarray")
         self.first = np.ascontiguousarray(pairs[:, 0])
         self.second = np.ascontiguousarray(pairs[:, 1])
         self.image_x = np.rint((self.x[self.second] - self.x[self.first]) / self.box)
@@ -212,7 +215,7 @@ class _Disks:
         overlap = r * self.inverse_sigma  # r / sigma, then 1 - r / sigma, zero beyond contact
         np.subtract(1.0, overlap, out=overlap)
         np.maximum(overlap, 0.0, out=overlap)
-        force = overlap * self.inverse_sigma * _ENERGY
+        force = overlap * self.inverse_sigma * CONTACT_ENERGY
         # Coinciding centres (r = 0) push along no direction: count no force there.
         along = np.divide(force, r, out=np.zeros_like(r), where=r > 0)
         dx *= along
@@ -221,7 +224,8 @@ class _Disks:
         fx -= np.bincount(first, dx, n)
         fy = np.bincount(second, dy, n)
         fy -= np.bincount(first, dy, n)
-        return fx, fy, 0.5 * _ENERGY * _dot(overlap, overlap), _dot(force, r)
+        energy = 0.5 * CONTACT_ENERGY * pairwise_dot(overlap, overlap)
+        return fx, fy, energy, pairwise_dot(force, r)
 
     def pressure(self, virial) -> float:
         """Eq. (J3): ``p = sum f r / (2 A)`` in two dimensions."""
@@ -230,7 +234,7 @@ class _Disks:
     def relax(self, tolerance, floor) -> float:
         """FIRE until every net force is below half ``tolerance * max(p, floor) * d``; returns p.
 
-        Half, and never below the rounding floor (:func:`_force_tolerance`).
+        Half, and never below the rounding floor (:func:`tolerated_force`).
 
         Bitzek et al. (2006): molecular dynamics with unit masses (semi-implicit
         Euler), the velocity mixed towards the force, ``v <- (1 - alpha) v +
@@ -246,11 +250,11 @@ class _Disks:
         fx, fy, _, virial = self.forces()
         for _ in range(_MAX_FIRE_STEPS):
             squared = fx * fx + fy * fy
-            limit = 0.5 * _force_tolerance(tolerance, max(self.pressure(virial), floor), self.box)
+            limit = 0.5 * tolerated_force(tolerance, max(self.pressure(virial), floor), self.box)
             if float(squared.max()) <= limit * limit:
                 return self.pressure(virial)
             self.steps += 1
-            power = _dot(fx, vx) + _dot(fy, vy)
+            power = pairwise_dot(fx, vx) + pairwise_dot(fy, vy)
             if power > 0.0:
                 positive += 1
                 if positive > _FIRE_DELAY:
@@ -266,7 +270,7 @@ class _Disks:
                 vy[:] = 0.0
             vx += dt * fx
             vy += dt * fy
-            speed = math.sqrt(_dot(vx, vx) + _dot(vy, vy))
+            speed = math.sqrt(pairwise_dot(vx, vx) + pairwise_dot(vy, vy))
             mix = alpha * speed / math.sqrt(float(squared.sum()))
             vx *= 1.0 - alpha
             vx += mix * fx
@@ -329,32 +333,53 @@ def _next_phi(jammed, unjammed, target, phi) -> float:
     return min(new, _HIGHEST_PHI)
 
 
-def _kd_tree():
-    """:class:`scipy.spatial.cKDTree`, imported when a packing is made.
+def periodic_tree(positions, box):
+    """A :class:`scipy.spatial.cKDTree` of ``positions`` (in ``[0, box)^2``) in the periodic box.
 
-    Importing :mod:`scipy.spatial` takes about 50 ms, which every dashboard
-    kernel would pay at start without making a packing (docs/architecture.md,
-    "What the first page loads").
+    :mod:`scipy.spatial` is imported here, when a packing is made: importing it
+    takes about 50 ms, which every dashboard kernel would pay at start without
+    making a packing (docs/architecture.md, "What the first page loads").
+
+    Examples
+    --------
+    >>> tree = periodic_tree(np.array([[0.1, 0.1], [9.9, 9.9]]), 10.0)
+    >>> tree.query_pairs(0.5, output_type="ndarray").tolist()   # neighbours across the edge
+    [[0, 1]]
     """
     from scipy.spatial import cKDTree
 
-    return cKDTree
+    return cKDTree(positions, boxsize=box)
 
 
-def _force_tolerance(relative, pressure, box) -> float:
-    """``relative * p d``, but not below the forces' rounding error ``_ROUNDING eps box``.
+def tolerated_force(relative, pressure, box) -> float:
+    """The largest net force a relaxed packing may keep: ``relative * p d``, in epsilon / d.
 
-    A relaxation stops at half of it, so that the forces recomputed from the
-    wrapped positions (which round differently) are still below it.
+    Never below the forces' rounding error ``_ROUNDING eps box``. A relaxation
+    stops at half of it, so that the forces recomputed from the wrapped
+    positions (which round differently) are still below it; the frozen packing
+    records it as :attr:`~bpwidgets.JammedPacking.force_tolerance`.
+
+    Examples
+    --------
+    >>> tolerated_force(FORCE_TOLERANCE, 1e-2, 30.0) == FORCE_TOLERANCE * 1e-2
+    True
+    >>> tolerated_force(FORCE_TOLERANCE, 1e-9, 30.0) > FORCE_TOLERANCE * 1e-9  # rounding
+    True
     """
-    return max(relative * pressure, _ROUNDING * np.finfo(float).eps * box)
+    return float(max(relative * pressure, _ROUNDING * np.finfo(float).eps * box))
 
 
-def _dot(a, b) -> float:
+def pairwise_dot(a, b) -> float:
     """``a . b`` by numpy's own pairwise sum, not BLAS.
 
     BLAS adds in an order that depends on the CPU, and a relaxation through
     rearrangements amplifies the last bit: with numpy's sums a seed gives the
-    same packing on every machine with the same numpy.
+    same packing on every machine with the same numpy. The frozen packing's
+    pressure and energy are summed the same way.
+
+    Examples
+    --------
+    >>> pairwise_dot(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    11.0
     """
     return float(np.multiply(a, b).sum())

@@ -36,13 +36,13 @@ import scipy.sparse as sp
 
 # The relaxation's tolerances are FIRE's; they are this module's too (__all__).
 from .fire import (
+    CONTACT_ENERGY,
     FORCE_TOLERANCE,
     PRESSURE_TOLERANCE,
-    _ENERGY,
-    _dot,
-    _force_tolerance,
-    _kd_tree,
+    pairwise_dot,
+    periodic_tree,
     quench,
+    tolerated_force,
 )
 from .limits import _check_memory
 from .network import Network, _check_choice, _check_seed
@@ -205,7 +205,7 @@ class JammedPacking:
         """Repulsive force ``f = epsilon delta / sigma_ij^2`` of every contact (Eq. (J2))."""
         i, j = self.contacts.T
         sigma = self.radii[i] + self.radii[j]
-        return _ENERGY * self.overlaps / sigma**2
+        return CONTACT_ENERGY * self.overlaps / sigma**2
 
     @property
     def backbone(self) -> np.ndarray:
@@ -215,10 +215,18 @@ class JammedPacking:
         return mask
 
     @property
+    def held_contacts(self) -> np.ndarray:
+        """Boolean mask of the contacts between two disks that are not rattlers, shape (C,).
+
+        The contacts the network, the Hessian and the elastic moduli keep unless
+        asked for the rattlers' too.
+        """
+        return self.backbone[self.contacts].all(axis=1)
+
+    @property
     def contact_numbers(self) -> np.ndarray:
         """Contacts of every disk with non-rattlers (0 for a rattler), int, shape (N,)."""
-        backbone = self.backbone
-        kept = self.contacts[backbone[self.contacts].all(axis=1)]
+        kept = self.contacts[self.held_contacts]
         return np.bincount(kept.ravel(), minlength=self.n_disks)
 
     @property
@@ -281,9 +289,7 @@ class JammedPacking:
         """
         spring = _check_choice("spring", spring, CONTACT_SPRINGS)
         rattlers = bool(rattlers)
-        keep = np.ones(self.n_contacts, bool)
-        if not rattlers:
-            keep = self.backbone[self.contacts].all(axis=1)
+        keep = np.ones(self.n_contacts, bool) if rattlers else self.held_contacts
         unit = self.box / math.sqrt(self.n_disks)  # packing lengths per network length
         bonds = self.contacts[keep]
         vectors = self.contact_vectors[keep] / unit
@@ -293,7 +299,7 @@ class JammedPacking:
         elif spring == "inverse":
             stiffness = 1.0 / lengths
         else:
-            stiffness = _ENERGY / (self.radii[bonds[:, 0]] + self.radii[bonds[:, 1]]) ** 2
+            stiffness = CONTACT_ENERGY / (self.radii[bonds[:, 0]] + self.radii[bonds[:, 1]]) ** 2
         arrays = dict(
             positions=self.positions / unit,
             bonds=bonds,
@@ -340,10 +346,41 @@ class JammedPacking:
         >>> bool(np.abs(H @ shift).max() < 1e-12)
         True
         """
-        keep = np.ones(self.n_contacts, bool)
-        if not rattlers:
-            keep = self.backbone[self.contacts].all(axis=1)
-        return _hessian(self.contacts[keep], self.contact_vectors[keep], self.radii)
+        keep = np.ones(self.n_contacts, bool) if rattlers else self.held_contacts
+        return _hessian(self.contacts[keep], self.contact_blocks(rattlers=rattlers),
+                        self.n_disks)
+
+    def contact_blocks(self, *, rattlers=True) -> np.ndarray:
+        """Every contact's 2 x 2 stiffness block ``K = k n n^T + (V'(r) / r)(I - n n^T)``.
+
+        ``k = V''(r) = epsilon / sigma_ij^2`` and ``V'(r) = -f`` (Eq. (J5) of
+        docs/physics.md): the contact's energy changes to second order by
+        ``(1/2) dd^T K dd`` when its vector changes by a small ``dd``. :meth:`hessian` puts ``-K`` off its
+        diagonal; :func:`~bpwidgets.elastic_moduli` strains the contacts with it.
+
+        Parameters
+        ----------
+        rattlers : bool, optional
+            Keep the rattlers' contacts (the default); without them, the
+            contacts of :attr:`held_contacts` alone, in their order.
+
+        Returns
+        -------
+        ndarray, shape (C, 2, 2)
+            Symmetric blocks, in the order of :attr:`contacts`.
+
+        Examples
+        --------
+        >>> packing = jammed_packing(64, pressure=1e-2, seed=0)
+        >>> blocks = packing.contact_blocks()
+        >>> blocks.shape == (packing.n_contacts, 2, 2)
+        True
+        >>> bool((blocks == blocks.swapaxes(1, 2)).all())
+        True
+        """
+        keep = np.ones(self.n_contacts, bool) if rattlers else self.held_contacts
+        i, j = self.contacts[keep].T
+        return _contact_blocks(self.contact_vectors[keep], self.radii[i] + self.radii[j])
 
     def __repr__(self) -> str:
         return (
@@ -494,13 +531,12 @@ def jammed_packing(n, *, pressure=None, phi=None, seed=None) -> JammedPacking:
 
 def _packing(disks, seed, floor) -> JammedPacking:
     """Freeze the relaxed state: contacts, rattlers, forces, pressure."""
-    cKDTree = _kd_tree()
     box = disks.box
     n = len(disks.radii)
     positions = np.column_stack([np.mod(disks.x, box), np.mod(disks.y, box)])
     positions[positions >= box] = 0.0
-    pairs = cKDTree(positions, boxsize=box).query_pairs(2.0 * disks.radii.max(),
-                                                        output_type="ndarray")
+    pairs = periodic_tree(positions, box).query_pairs(2.0 * disks.radii.max(),
+                                                      output_type="ndarray")
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs.reshape(0, 2)
     vectors = positions[pairs[:, 1]] - positions[pairs[:, 0]]
     vectors -= box * np.round(vectors / box)
@@ -509,13 +545,13 @@ def _packing(disks, seed, floor) -> JammedPacking:
     contacts, vectors, r = pairs[touching], vectors[touching], r[touching]
     sigma = disks.radii[contacts[:, 0]] + disks.radii[contacts[:, 1]]
     overlap = 1.0 - r / sigma
-    force = _ENERGY * overlap / sigma
+    force = CONTACT_ENERGY * overlap / sigma
     along = (force / r)[:, None] * vectors
     net = np.zeros((n, 2))
     for axis in range(2):
         net[:, axis] = (np.bincount(contacts[:, 1], along[:, axis], n)
                         - np.bincount(contacts[:, 0], along[:, axis], n))
-    pressure = _dot(force, r) / (2.0 * box * box)
+    pressure = pairwise_dot(force, r) / (2.0 * box * box)
     arrays = dict(
         positions=positions,
         radii=disks.radii.copy(),
@@ -528,8 +564,9 @@ def _packing(disks, seed, floor) -> JammedPacking:
     return JammedPacking(
         seed=seed, box=box, pressure=pressure, phi=disks.phi,
         max_force=float(np.sqrt((net * net).sum(axis=1)).max()),
-        force_tolerance=_force_tolerance(FORCE_TOLERANCE, max(pressure, floor), box),
-        energy=0.5 * _ENERGY * _dot(overlap, overlap), fire_steps=disks.steps, **arrays,
+        force_tolerance=tolerated_force(FORCE_TOLERANCE, max(pressure, floor), box),
+        energy=0.5 * CONTACT_ENERGY * pairwise_dot(overlap, overlap), fire_steps=disks.steps,
+        **arrays,
     )
 
 
@@ -563,18 +600,21 @@ def _rattlers(contacts, n) -> np.ndarray:
         held &= ~loose
 
 
-def _hessian(contacts, vectors, radii) -> sp.csr_array:
-    """The 2N x 2N Hessian of the contacts' energy (Eq. (J5) of docs/physics.md)."""
-    n = len(radii)
-    i, j = contacts[:, 0], contacts[:, 1]
+def _contact_blocks(vectors, sigma) -> np.ndarray:
+    """``K = k n n^T + (V'/r)(I - n n^T)`` of contacts with these vectors and sigma (Eq. (J5))."""
     r = np.hypot(vectors[:, 0], vectors[:, 1])
     unit = vectors / r[:, None]
-    sigma = radii[i] + radii[j]
-    stiffness = _ENERGY / sigma**2  # V''(r)
-    tension = -_ENERGY / sigma * (1.0 - r / sigma) / r  # V'(r) / r, negative when compressed
-    # K = k n n^T + (V'/r) (I - n n^T), one 2 x 2 block per contact.
+    stiffness = CONTACT_ENERGY / sigma**2  # V''(r)
+    # V'(r) / r, negative when compressed.
+    tension = -CONTACT_ENERGY / sigma * (1.0 - r / sigma) / r
     blocks = (stiffness - tension)[:, None, None] * (unit[:, :, None] * unit[:, None, :])
     blocks += tension[:, None, None] * np.eye(2)
+    return blocks
+
+
+def _hessian(contacts, blocks, n) -> sp.csr_array:
+    """The 2N x 2N Hessian of contacts with these blocks (:func:`_contact_blocks`, Eq. (J5))."""
+    i, j = contacts[:, 0], contacts[:, 1]
     # Off the diagonal -K at (i, j) and (j, i), each once; on it the sums of K, each of the
     # three distinct entries summed once, so that the matrix is exactly symmetric.
     a, b = np.meshgrid(np.arange(2), np.arange(2), indexing="ij")

@@ -44,6 +44,7 @@ __all__ = [
     "contact_dos_of",
     "contact_networks",
     "disk_radii",
+    "held_counts",
     "jammed_packings",
     "keep_contact_spectrum",
     "stored_contact_spectra",
@@ -222,6 +223,27 @@ def disk_radii(network: ContactNetwork) -> np.ndarray:
     n = network.n_nodes
     diameters = np.where(np.arange(n) < n // 2, DIAMETERS[0], DIAMETERS[1])
     return diameters / (2.0 * network.length_unit)
+
+
+def held_counts(spectrum) -> np.ndarray:
+    """A contact network's part's coordination counts over its held disks: rattlers left out.
+
+    ``counts[z]`` disks of the part's network have ``z`` springs. A rattler is a
+    node without springs, and every held disk has at least three contacts, so
+    the rattlers are the nodes of Z = 0: their count is set to 0 here, and
+    ``spectrum.n_nodes - held_counts(spectrum).sum()`` is the number of rattlers.
+
+    Examples
+    --------
+    >>> nets = contact_networks(64, pressure=1e-3, spring="inverse", seeds=[0], store=False)
+    >>> (part,) = contact_dos_of(nets, moments=32, vectors=4, store=False).spectra
+    >>> counts = held_counts(part)
+    >>> int(counts[0]), int(part.n_nodes - counts.sum()) == len(nets[0].rattlers)
+    (0, True)
+    """
+    counts = np.array(spectrum.coordination_counts)
+    counts[:1] = 0
+    return counts
 
 
 def _inputs(n, pressure, spring, seed, method, moments, vectors) -> dict:

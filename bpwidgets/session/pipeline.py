@@ -24,9 +24,10 @@ from ..core.analysis import DOS_MOMENTS, boson_peak_of, coordination_histogram
 from ..core.network import build_network, build_networks
 from ..core.dos import reduced_dos_of, stored_spectra
 from ..core.jamming import ContactNetwork
-from ..core.packings import contact_dos_of, contact_networks, stored_contact_spectra
+from ..core.packings import (contact_dos_of, contact_networks, held_counts,
+                              stored_contact_spectra)
 from ..core.result import ReducedDOS, standard_error
-from ..core.kpm import default_vectors
+from ..core.kpm import seed_vectors
 from ..core.modes import MODE_WEIGHTS_EXACT_MAX, local_spectrum, node_modes
 from .schema import Parameters
 
@@ -37,6 +38,7 @@ __all__ = [
     "Progress",
     "Request",
     "Snapshot",
+    "check_jammed",
     "compute",
     "compute_stages",
     "drawn_nodes",
@@ -88,29 +90,36 @@ def drawn_nodes(size, *, full_max_size=FULL_VIEW_MAX_SIZE, window=WINDOW_SIZE):
 
 
 @dataclass(frozen=True)
+class Request:
+    """Everything the panels show: parameters and the brushed omega window (or None)."""
+
+    parameters: Parameters
+    window: tuple | None = None
+
+
+@dataclass(frozen=True)
 class Progress:
-    """A staged job's news between two results: item ``done`` of ``total`` under way.
+    """A staged job's news between two results: item ``index`` of ``total`` is under way.
 
     Jammed disks announce each packing before it is made, so that the page says
-    what it waits for ("making packing 3 of 10").
+    what it waits for ("Making packing 3 of 10 …"); ``index - 1`` are made. The
+    news carries its request: the session shows none of a request no longer asked for.
+
+    Examples
+    --------
+    >>> Progress(Request(Parameters(connection="jammed")), 3, 10).text
+    'Making packing 3 of 10 …'
     """
 
-    done: int
+    request: Request
+    index: int
     total: int
     what: str = "packing"
 
     @property
     def text(self) -> str:
         """``"Making packing 3 of 10 …"``."""
-        return f"Making {self.what} {self.done} of {self.total} …"
-
-
-@dataclass(frozen=True)
-class Request:
-    """Everything the panels show: parameters and the brushed omega window (or None)."""
-
-    parameters: Parameters
-    window: tuple | None = None
+        return f"Making {self.what} {self.index} of {self.total} …"
 
 
 @dataclass(frozen=True)
@@ -214,7 +223,7 @@ def compute_stages(request: Request, previous: Snapshot | None = None):
         return
     # The preview's seeds get the random vectors each seed gets in the full
     # average, not the many they would get by default: it must be cheap.
-    vectors = default_vectors(p.size * p.size * p.n_seeds, networks=p.n_seeds)
+    vectors = seed_vectors(p.size * p.size, p.n_seeds)
     if previous is not None and previous.request.parameters == p:
         snapshot = replace(previous, request=request, weights=None)
     elif (spectra := stored_spectra(p.size, p.delta, seeds=p.seeds, moments=DOS_MOMENTS,
@@ -277,13 +286,10 @@ def _from_store(request, spectra, network=None):
     if network is None:
         network = build_network(p.size, p.delta, seed=p.seeds[0], **p.model())
     width = max(s.coordination_counts.size for s in spectra)
-    per_seed = [np.pad(s.coordination_counts, (0, width - s.coordination_counts.size))
-                for s in spectra]
-    rattlers = 0
-    if p.jammed:
-        rattlers = sum(int(c[0]) for c in per_seed)
-        per_seed = [np.concatenate([[0], c[1:]]) for c in per_seed]
+    per_seed = [held_counts(s) if p.jammed else s.coordination_counts for s in spectra]
+    per_seed = [np.pad(c, (0, width - c.size)) for c in per_seed]
     counts = sum(per_seed)
+    rattlers = sum(s.n_nodes for s in spectra) - int(counts.sum())  # none on the lattice
     coordination = np.flatnonzero(counts)
     means = ([s.mean_coordination for s in spectra] if not p.jammed
              else [np.arange(width) @ c / c.sum() for c in per_seed])
@@ -303,11 +309,13 @@ def _jammed_stages(request, previous):
     Each packing is announced (:class:`Progress`) before it is made or read
     from the store; after the first, a preview shows its network, histogram and
     DOS; after the last, the complete result. A previous result with the same
-    parameters is continued, not made again.
+    parameters is continued, not made again. Every packing starts at a stage
+    boundary, so the worker stops a superseded job before its next packing
+    (a packing under way is finished: FIRE cannot be interrupted).
     """
     p = request.parameters
-    n = _check_jammed(p)
-    vectors = default_vectors(n * p.n_seeds, networks=p.n_seeds)
+    n = check_jammed(p)
+    vectors = seed_vectors(n, p.n_seeds)
     dos = local = None
     if previous is not None and previous.request.parameters == p:
         snapshot = replace(previous, request=request, weights=None)
@@ -324,7 +332,7 @@ def _jammed_stages(request, previous):
         yield _with_weights(snapshot, request.window) if request.window else snapshot
         return
     for seed in p.seeds[len(networks):]:
-        yield Progress(len(networks) + 1, p.n_seeds)
+        yield Progress(request, len(networks) + 1, p.n_seeds)
         networks += contact_networks(n, pressure=p.pressure, spring=p.spring, seeds=[seed])
         if dos is None:  # the first packing: its network, histogram and DOS at once
             dos = contact_dos_of(networks, moments=DOS_MOMENTS, vectors=vectors)
@@ -348,8 +356,19 @@ def _jammed_snapshot(request, networks, dos, local, *, complete):
     return _with_weights(snapshot, request.window) if request.window else snapshot
 
 
-def _check_jammed(parameters) -> int:
-    """The number of disks of jammed-disk parameters, or ValueError past what the page makes."""
+def check_jammed(parameters) -> int:
+    """The number of disks of jammed-disk parameters, or ValueError past what the page makes.
+
+    Examples
+    --------
+    >>> check_jammed(Parameters(connection="jammed", size=60))
+    3600
+    >>> check_jammed(Parameters(connection="jammed", size=110))
+    Traceback (most recent call last):
+    ...
+    ValueError: jammed disks: at most 10000 disks (L = 100) here; a packing of N = 12100
+    disks would take minutes. Choose L ≤ 100.
+    """
     n = parameters.n_disks
     if n > JAMMED_MAX_DISKS:
         side = int(np.sqrt(JAMMED_MAX_DISKS))

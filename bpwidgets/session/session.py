@@ -209,10 +209,16 @@ class Session:
             self._set_parameters(self.limits.check(parameters))
         request = self.request()
         if request.parameters.jammed and self._background:
-            self._worker.run_now(lambda: _first_snapshot(compute_stages(request)), self._deliver)
-            self.refresh()
+            shown = self.snapshot
+            self._worker.run_now(lambda: _first_snapshot(compute_stages(request)),
+                                 self._delivery())
+            # The worker makes the other packings only after a preview of this request:
+            # a failure (or a complete result from the store) is not computed again.
+            if self.snapshot is not shown and self.snapshot.request == request \
+                    and not self.snapshot.complete:
+                self.refresh()
             return
-        self._worker.run_now(lambda: compute_stages(request, self.snapshot), self._deliver)
+        self._worker.run_now(lambda: compute_stages(request, self.snapshot), self._delivery())
 
     def request(self) -> Request:
         """The request the current state makes.
@@ -248,7 +254,7 @@ class Session:
         request = self.request()
         # ``self.snapshot`` is read when the job runs, not now: a result delivered in
         # between (the preview of the average under way) is reused, not rebuilt.
-        self._worker.submit(lambda: compute_stages(request, self.snapshot), self._deliver)
+        self._worker.submit(lambda: compute_stages(request, self.snapshot), self._delivery())
 
     def apply_preset(self, name: str):
         """Take a preset's parameters and pin its references (one computation).
@@ -262,7 +268,7 @@ class Session:
         preset = replace(preset, parameters=parameters, pinned=pinned)
         self._set_parameters(preset.parameters)
         request = self.request()
-        self._worker.submit(lambda: _preset_stages(preset, request), self._deliver)
+        self._worker.submit(lambda: _preset_stages(preset, request), self._delivery())
 
     def wait(self, timeout=None) -> bool:
         """Block until the latest request is delivered; False on timeout."""
@@ -332,8 +338,33 @@ class Session:
 
     # -- delivery (on the worker thread) ----------------------------------------------------
 
-    def _deliver(self, outcome):
-        """Show a result, new pins or an error. Never raises: errors become messages."""
+    def _delivery(self):
+        """The ``deliver`` of one job: :meth:`_deliver`, told which outcome is the job's first."""
+        first = True
+
+        def deliver(outcome):
+            nonlocal first
+            is_first, first = first, False
+            self._deliver(outcome, first=is_first)
+
+        return deliver
+
+    def _stale(self, outcome, *, first) -> bool:
+        """Whether ``outcome`` is news of a request no longer asked for; call under the lock.
+
+        Progress of such a request is never shown, nor a result other than its job's
+        first: that one is shown as the worker delivers it (during a slider drag it
+        is newer than what the page shows).
+        """
+        if not isinstance(outcome, (Progress, Snapshot)) or outcome.request == self.request():
+            return False
+        return isinstance(outcome, Progress) or not first
+
+    def _deliver(self, outcome, *, first=True):
+        """Show a result, new pins or an error. Never raises: errors become messages.
+
+        ``first``: whether ``outcome`` is the first its job delivers (see :meth:`_stale`).
+        """
         try:
             if isinstance(outcome, BaseException):
                 self.show_error(outcome, logged=True)  # the worker logged it
@@ -342,6 +373,8 @@ class Session:
                     self._set_pins(tuple(Pin.of(s) for s in outcome.snapshots))
             elif isinstance(outcome, Progress):
                 with self.lock:
+                    if self._stale(outcome, first=first):
+                        return
                     shown = self.snapshot
                     text = outcome.text
                     if (shown is not None and not shown.complete
@@ -350,6 +383,8 @@ class Session:
                     self._set_status("busy", text, drawn=False)
             else:
                 with self.lock:
+                    if self._stale(outcome, first=first):
+                        return
                     previous, self.snapshot = self.snapshot, outcome
                     self._listener.snapshot_changed(outcome, previous)
                     self._set_status("ready" if outcome.complete else "busy",

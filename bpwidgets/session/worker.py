@@ -41,9 +41,11 @@ class LatestWorker:
     """One background thread with a single "latest request wins" slot.
 
     ``submit`` replaces any job still waiting, so a burst of requests costs one
-    computation after the one under way. A finished result is delivered even if a
-    newer job is waiting (it is newer than what the page shows, which keeps a long
-    slider drag visibly moving), but the later stages of a staged job are dropped.
+    computation after the one under way. A finished result (or a staged job's first
+    stage) is delivered even if a newer job is waiting (it is newer than what the
+    page shows, which keeps a long slider drag visibly moving), but the later stages
+    of a staged job are dropped: one computed after the newer job came is not
+    delivered, and none is started after it.
 
     Parameters
     ----------
@@ -89,7 +91,9 @@ class LatestWorker:
         """Run ``deliver(outcome)`` with ``outcome = job()`` or the exception it raised.
 
         A job may return a generator: each item it yields is delivered, and the
-        rest is dropped as soon as a newer job waits (its stages are stale).
+        rest is dropped as soon as a newer job waits (its stages are stale): a
+        stage finished after the newer job came is not delivered (unless it is the
+        first), and no further stage is computed.
         The callback runs on the worker thread; if it raises, the error is logged
         and delivered in its place.
         """
@@ -168,13 +172,7 @@ class LatestWorker:
         try:
             outcome = job()
             if inspect.isgenerator(outcome):
-                stages = outcome
-                for outcome in stages:
-                    self._stop_timer(timer)
-                    self._deliver(deliver, outcome)
-                    if self._superseded():
-                        stages.close()
-                        break
+                self._run_stages(outcome, deliver, timer)
                 return
         except BaseException as error:  # shown on the page by ``deliver``, never re-raised
             self._raise_if_stop(error)
@@ -183,6 +181,25 @@ class LatestWorker:
         finally:
             self._stop_timer(timer)
         self._deliver(deliver, outcome)
+
+    def _run_stages(self, stages, deliver, timer):
+        """Deliver a staged job's stages, and stop it once a newer job waits.
+
+        The first stage is delivered as a single result is, even when a newer job
+        came while it was computed. A later one is delivered only while none waits:
+        that is checked before it is delivered and again before the next stage is
+        asked for, so a superseded job shows no stale stage and starts no further
+        work (a glass announces each packing before making it: the job stops between
+        two packings).
+        """
+        for count, outcome in enumerate(stages):
+            if count and self._superseded():
+                break
+            self._stop_timer(timer)
+            self._deliver(deliver, outcome)
+            if self._superseded():
+                break
+        stages.close()
 
     def _deliver(self, deliver, outcome):
         """``deliver(outcome)``; if it raises, deliver that error; then tell ``on_failure``."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.analysis import boson_peak_of
+from ..core.packings import held_counts
 from ..core.result import ReducedDOS, standard_error
 from ..core.store import NUMERICS_VERSION
 from .grid import _Grid
@@ -127,14 +128,9 @@ def _z_moments(spectrum) -> tuple:
 
 
 def _held_disks(spectrum) -> tuple:
-    """``(disks, Z summed)`` over a packing's disks that are not rattlers.
-
-    A rattler is a node without springs in the contact network, and every
-    other disk has at least three contacts, so the rattlers are the nodes of
-    Z = 0 (as the dashboard counts them).
-    """
-    counts = np.asarray(spectrum.coordination_counts, dtype=float)
-    return float(spectrum.n_nodes - counts[0]), float(np.arange(counts.size) @ counts)
+    """``(disks, Z summed)`` over a packing's held disks (:func:`held_counts`)."""
+    counts = held_counts(spectrum).astype(float)
+    return float(counts.sum()), float(np.arange(counts.size) @ counts)
 
 
 _DESCRIPTIONS = {
