@@ -617,17 +617,18 @@ def _model_of(network) -> dict:
                 spring=network.spring)
 
 
-def _stored(store, inputs, network=None):
+def _stored(store, inputs, network=None, *, key=None):
     """The part of these inputs in the store, or None.
 
     An entry is served only if it holds every field of a :class:`NetworkSpectrum`
     (an older version of the class may lack one) and was computed for exactly
     these inputs. With ``network``, it must also have been computed from the
-    same positions, springs and stiffnesses (:func:`_fingerprint`).
+    same positions, springs and stiffnesses (:func:`_fingerprint`). ``key``: the
+    entry's key, if not a lattice network's (:func:`_spectrum_key`).
     """
     if store is None:
         return None
-    spectrum = store.get(_spectrum_key(inputs))
+    spectrum = store.get(_spectrum_key(inputs) if key is None else key)
     if (not isinstance(spectrum, NetworkSpectrum)
             or any(f.name not in vars(spectrum) for f in fields(NetworkSpectrum))
             or spectrum.inputs != inputs):

@@ -32,7 +32,7 @@ from dataclasses import fields, replace
 
 import numpy as np
 
-from .dos import _fingerprint, reduced_dos_of
+from .dos import _stored as _stored_part, reduced_dos_of
 from .jamming import DIAMETERS, ContactNetwork, JammedPacking, jammed_packing
 from .network import _check_choice, _check_seed, _check_seed_list
 from .result import NetworkSpectrum, ReducedDOS
@@ -257,17 +257,12 @@ def _inputs(n, pressure, spring, seed, method, moments, vectors) -> dict:
 
 
 def _stored(store, inputs, network=None):
-    """The stored part of these inputs, computed from ``network`` when given, or None."""
-    if store is None:
-        return None
-    spectrum = store.get(result_key(inputs))
-    if (not isinstance(spectrum, NetworkSpectrum)
-            or any(f.name not in vars(spectrum) for f in fields(NetworkSpectrum))
-            or spectrum.inputs != inputs):
-        return None
-    if network is not None and spectrum.fingerprint != _fingerprint(network):
-        return None
-    return spectrum
+    """The stored part of these inputs, computed from ``network`` when given, or None.
+
+    As a lattice network's part is looked up (``core/dos.py``), under the key of
+    its own inputs, which name it a contact network's part.
+    """
+    return _stored_part(store, inputs, network, key=result_key(inputs))
 
 
 def _name_of(network):
