@@ -41,8 +41,8 @@ from .kpm import (
     _check_moments,
     _check_omega,
     _check_vectors,
-    _doubled_moments,
     _kpm_bytes,
+    _recursion_moments,
     _vector_groups,
     default_vectors,
 )
@@ -648,17 +648,8 @@ def _hessian_moments(stack, zeros, packings, bounds, n_moments, n_vectors) -> np
         return np.concatenate([(total / (dofs * n_vectors))[:, None],
                                (by_vector @ groups) / dofs], axis=1)
 
-    squares, crosses = [], []
     alphas = _chebyshev_vectors(stack.matrix, start, np.repeat(bounds, dofs))
-    alpha = next(alphas)
-    for _ in range(n_moments // 2):
-        alpha_next = next(alphas)
-        squares.append(per_packing(alpha, alpha))
-        crosses.append(per_packing(alpha_next, alpha))
-        alpha = alpha_next
-    rows = [np.array(part).transpose(1, 2, 0).reshape(-1, n_moments // 2)
-            for part in (squares, crosses)]
-    moments = _doubled_moments(*rows).reshape(n_blocks, -1, n_moments)
+    moments = _recursion_moments(alphas, per_packing, n_moments, n_blocks)
     nonzero = np.array([(dofs - z.count) / dofs for z in zeros])
     moments *= (nonzero / moments[:, 0, 0])[:, None, None]
     return moments

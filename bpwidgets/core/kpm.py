@@ -273,21 +273,11 @@ def _kpm_moments(stack, scale, n_moments, n_vectors, deflation=None):
         return np.concatenate([(dots / (sizes * n_vectors))[:, None],
                                (vectors.astype(np.float64) @ groups) / sizes[:, None]], axis=1)
 
-    squares, crosses = [], []
     # One bound for the stack, or each network's own for its block of rows.
     scale = np.asarray(scale, dtype=float)
     row_scale = scale if scale.ndim == 0 else np.repeat(scale, stack.block_rows)
     alphas = _chebyshev_vectors(stack.matrix, start, row_scale, project)
-    alpha = next(alphas)
-    for _ in range(n_moments // 2):
-        alpha_next = next(alphas)
-        squares.append(per_seed(alpha, alpha))
-        crosses.append(per_seed(alpha_next, alpha))
-        alpha = alpha_next
-    # (K/2, networks, 1 + G) -> one row of moments per network and average.
-    rows = [np.array(part).transpose(1, 2, 0).reshape(-1, n_moments // 2)
-            for part in (squares, crosses)]
-    moments = _doubled_moments(*rows).reshape(n_blocks, -1, n_moments)
+    moments = _recursion_moments(alphas, per_seed, n_moments, n_blocks)
     # The vectors carry the weight of the non-zero modes (one zero mode per cluster);
     # normalise to the whole node count, every group by its network's mean mu_0.
     n_zero = np.array([n.clusters()[0] for n in networks])
@@ -306,6 +296,27 @@ LONE_NETWORK_VECTORS = 8
 #: Groups of random vectors whose spread estimates the stochastic error: up to twice this
 #: many vectors each count alone; more are pooled in this many groups of nearly equal size.
 SPREAD_GROUPS_MAX = 32
+
+
+def _recursion_moments(alphas, per_block, n_moments, n_blocks) -> np.ndarray:
+    """Chebyshev moments from the recursion's vectors, two per product (the doubling trick).
+
+    ``alphas`` yields the vectors T_k(H~) r of a stack; ``per_block(a, b)`` gives, for
+    every block (network or packing), its dot of ``a`` and ``b`` over all random
+    vectors and over each group of them, shape ``(blocks, 1 + G)``. Returns the
+    moments, shape ``(blocks, 1 + G, K)``, before their normalisation to ``mu_0``.
+    """
+    squares, crosses = [], []
+    alpha = next(alphas)
+    for _ in range(n_moments // 2):
+        alpha_next = next(alphas)
+        squares.append(per_block(alpha, alpha))
+        crosses.append(per_block(alpha_next, alpha))
+        alpha = alpha_next
+    # (K/2, blocks, 1 + G) -> one row of moments per block and average.
+    rows = [np.array(part).transpose(1, 2, 0).reshape(-1, n_moments // 2)
+            for part in (squares, crosses)]
+    return _doubled_moments(*rows).reshape(n_blocks, -1, n_moments)
 
 
 def _vector_groups(n_vectors) -> np.ndarray:
