@@ -19,12 +19,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import types
 
 import numpy as np
 import pytest
 import xarray as xr
+from cluster_helpers import assert_processes_gone
 
 import bpwidgets.sweep.cli as sweep_cli
 import bpwidgets.sweep.cluster as sweep_cluster
@@ -88,20 +88,7 @@ def client():
             pids = set(connected.run(os.getpid).values())
         connected.close()
         cluster.close()
-    # No worker process is left running.
-    deadline = time.monotonic() + 10
-    while pids and time.monotonic() < deadline:
-        pids = {pid for pid in pids if _alive(pid)}
-        time.sleep(0.1)
-    assert not pids, f"worker processes still running: {pids}"
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    assert_processes_gone(pids)  # no worker process is left running
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +114,24 @@ def assert_same_numbers(a, b):
     xr.testing.assert_equal(a, b)
 
 
+def assert_point_is(point, expected, peak):
+    """A sweep's point holds ``expected`` (a ReducedDOS) and ``peak`` (its BosonPeak), bit for bit."""
+    assert np.array_equal(point.reduced_dos.values, expected.per_seed)
+    assert np.array_equal(point.reduced_dos_mean.values, expected.mean)
+    assert np.array_equal(point.reduced_dos_error.values, expected.mean_error)
+    assert np.array_equal(point.debye_level.values, expected.debye_levels)
+    assert point.debye_level_mean.item() == expected.debye_level
+    assert point.debye_level_error.item() == expected.debye_level_error
+    assert np.array_equal(point.mean_z.values, expected.mean_coordination)
+    assert np.array_equal(point.zero_modes.values, expected.zero_modes)
+    assert point.pooled_mean_z_error.item() == expected.mean_coordination_error
+    assert bool(point.peak_found) and bool(point.complete)
+    for name in ("omega", "excess", "omega_error", "excess_error", "reduced_dos"):
+        # NaN where a leave-one-out average has no peak, in both.
+        assert np.array_equal(point[f"peak_{name}"].item(), getattr(peak, name),
+                              equal_nan=True), name
+
+
 # --------------------------------------------------------------------------- the numbers
 
 
@@ -141,20 +146,7 @@ def test_a_point_equals_reduced_dos_of_its_seeds_exactly(clustered):
                                    moments=DOS_MOMENTS, omega=DEFAULT_OMEGA, store=False)
             peak = boson_peak_of(expected, 40)
             point = data.sel(delta=delta, spring=spring)
-            assert np.array_equal(point.reduced_dos.values, expected.per_seed)
-            assert np.array_equal(point.reduced_dos_mean.values, expected.mean)
-            assert np.array_equal(point.reduced_dos_error.values, expected.mean_error)
-            assert np.array_equal(point.debye_level.values, expected.debye_levels)
-            assert point.debye_level_mean.item() == expected.debye_level
-            assert point.debye_level_error.item() == expected.debye_level_error
-            assert np.array_equal(point.mean_z.values, expected.mean_coordination)
-            assert np.array_equal(point.zero_modes.values, expected.zero_modes)
-            assert point.pooled_mean_z_error.item() == expected.mean_coordination_error
-            assert bool(point.peak_found) and bool(point.complete)
-            for name in ("omega", "excess", "omega_error", "excess_error", "reduced_dos"):
-                # NaN where a leave-one-out average has no peak, in both.
-                assert np.array_equal(point[f"peak_{name}"].item(), getattr(peak, name),
-                                      equal_nan=True), name
+            assert_point_is(point, expected, peak)
             # The variance of Z over every node of every seed, from the networks themselves.
             z = np.concatenate([build_network(40, delta, connection="cutoff", spring=spring,
                                               seed=s).coordination for s in range(4)])
@@ -413,10 +405,7 @@ def test_one_local_cluster_per_process_whatever_the_number_of_sweeps(monkeypatch
     finally:
         close_local_cluster()
     assert sweep_cluster._local == {}
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids)
+    assert_processes_gone(pids)
 
 
 def test_a_cluster_of_a_kind_is_started_from_the_configuration_and_stopped(monkeypatch):
@@ -538,19 +527,7 @@ def test_a_glass_point_equals_reduced_dos_of_its_packings_exactly(glass_serial):
                                   store=False)
         peak = boson_peak_of(expected, networks[0])
         point = data.sel(pressure=pressure)
-        assert np.array_equal(point.reduced_dos.values, expected.per_seed)
-        assert np.array_equal(point.reduced_dos_mean.values, expected.mean)
-        assert np.array_equal(point.reduced_dos_error.values, expected.mean_error)
-        assert np.array_equal(point.debye_level.values, expected.debye_levels)
-        assert point.debye_level_mean.item() == expected.debye_level
-        assert point.debye_level_error.item() == expected.debye_level_error
-        assert np.array_equal(point.mean_z.values, expected.mean_coordination)
-        assert np.array_equal(point.zero_modes.values, expected.zero_modes)
-        assert point.pooled_mean_z_error.item() == expected.mean_coordination_error
-        assert bool(point.peak_found) and bool(point.complete)
-        for name in ("omega", "excess", "omega_error", "excess_error", "reduced_dos"):
-            assert np.array_equal(point[f"peak_{name}"].item(), getattr(peak, name),
-                                  equal_nan=True), name
+        assert_point_is(point, expected, peak)
         # The rattlers and the mean Z of the other disks, as the dashboard counts them.
         held = [np.delete(net.coordination, net.rattlers) for net in networks]
         assert point.rattlers.values.tolist() == [len(p.rattlers) / GLASS_DISKS

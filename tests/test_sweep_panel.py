@@ -13,6 +13,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from cluster_helpers import assert_processes_gone
 
 import bpwidgets.core.dos
 import bpwidgets.sweep
@@ -238,18 +239,7 @@ def scheduler():
         yield cluster
     finally:
         cluster.close()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids), "worker processes still running"
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    assert_processes_gone(pids)
 
 
 def _connections(cluster) -> list:
